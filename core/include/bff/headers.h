@@ -1,0 +1,45 @@
+/* core/include/bff/headers.h — which request and response headers cross the gateway */
+#ifndef BFF_HEADERS_H
+#define BFF_HEADERS_H
+
+#include <stddef.h>
+
+/* Classes of a header name (bits; case-insensitive match on the name). */
+enum bff_hdr_class {
+    BFF_HDR_HOP = 1u << 0,      /* hop-by-hop (RFC 9110 7.6.1): Connection,
+                                   Keep-Alive, Proxy-Connection, TE, Trailer,
+                                   Transfer-Encoding, Upgrade, Proxy-Authenticate,
+                                   Proxy-Authorization */
+    BFF_HDR_IDENTITY = 1u << 1, /* X-User-* and X-Gateway-*: only the gateway sets them */
+    BFF_HDR_AUTHZ = 1u << 2,    /* Authorization: never forwarded inward */
+    BFF_HDR_SET = 1u << 3,      /* set by the gateway itself: Host, Content-Length,
+                                   X-Forwarded-For/-Proto/-Host, X-Request-Id,
+                                   traceparent, tracestate, Expect */
+};
+
+/* Returns the enum bff_hdr_class bits of header @name (@len bytes). */
+unsigned bff_header_class(const char *name, size_t len);
+
+/* Returns 1 when the value of a Connection header, @conn (a comma-separated
+ * token list, NULL allowed), names header @name (case-insensitive). */
+int bff_header_in_connection(const char *conn, const char *name);
+
+/* Returns 1 when a request to the upstream may carry client header @name
+ * given the client's Connection header @conn: not hop-by-hop, not named in
+ * Connection, not identity, not Authorization, not one the gateway sets. */
+int bff_header_forward_request(const char *name, const char *conn);
+
+/* Returns 1 when a response header @name from a service may be passed back
+ * to the client: not hop-by-hop, not named in the service's Connection
+ * header @conn, not Content-Length (the server computes it). */
+int bff_header_forward_response(const char *name, const char *conn);
+
+/* Returns 1 when @v is a sane client X-Request-Id: 1 to 128 bytes of
+ * [A-Za-z0-9._:-]. Anything else is replaced by a fresh id. */
+int bff_request_id_sane(const char *v);
+
+/* Returns 1 when @v is a valid W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>",
+ * trace id and parent id not all zeros). */
+int bff_traceparent_valid(const char *v);
+
+#endif

@@ -1,0 +1,39 @@
+/* core/include/bff/ratelimit.h — per-key request budgets (GCRA) */
+#ifndef BFF_RATELIMIT_H
+#define BFF_RATELIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bff/config.h" /* struct bff_rate */
+
+struct bff_rl_verdict {
+    int      allowed;        /* 1 when the request may pass */
+    uint32_t limit;          /* the burst: rate.count */
+    uint32_t remaining;      /* budget left after this request */
+    uint32_t reset_ms;       /* until the budget is whole again */
+    uint32_t retry_after_ms; /* 0 when allowed */
+};
+
+/* The pure GCRA step. @tat is the key's theoretical arrival time in ms
+ * (0 for a new key); on return it holds the new value when allowed and is
+ * unchanged when refused. A clock that steps backwards is treated as no time
+ * having passed. */
+void bff_gcra(const struct bff_rate *rate, uint64_t now_ms, uint64_t *tat,
+              struct bff_rl_verdict *out);
+
+struct bff_ratelimiter; /* the in-memory store: sharded, bounded */
+
+/* @max_keys: hard cap on remembered keys over all shards. */
+struct bff_ratelimiter *bff_ratelimiter_new(uint32_t max_keys);
+void bff_ratelimiter_free(struct bff_ratelimiter *rl);
+
+/* Takes one unit of @key's budget under @rate at time @now_ms. Never blocks
+ * for long (one shard's lock); safe from any worker thread. */
+int bff_ratelimit_take(struct bff_ratelimiter *rl, const char *key,
+                       const struct bff_rate *rate, uint64_t now_ms,
+                       struct bff_rl_verdict *out);
+
+/* Keys currently remembered. */
+size_t bff_ratelimiter_size(const struct bff_ratelimiter *rl);
+
+#endif

@@ -1,0 +1,1 @@
+/* core/src/agg.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/arena.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/config.c — not written yet */

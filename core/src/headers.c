@@ -1,0 +1,1 @@
+/* core/src/headers.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/jwks.c — not written yet */

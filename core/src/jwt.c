@@ -1,0 +1,1 @@
+/* core/src/jwt.c — not written yet */

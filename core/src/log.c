@@ -1,0 +1,1 @@
+/* core/src/log.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/problem.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/proxy.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/ratelimit.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/router.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/server.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/sign.c — not written yet */

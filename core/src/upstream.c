@@ -1,0 +1,1 @@
+/* core/src/upstream.c — not written yet */

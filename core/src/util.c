@@ -1,0 +1,1 @@
+/* core/src/util.c — not written yet */

@@ -1,0 +1,1 @@
+/* core/src/worker.c — not written yet */
