@@ -1,0 +1,1 @@
+/* bff-mobile/order_screen.c — not written yet */

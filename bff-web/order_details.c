@@ -1,0 +1,1 @@
+/* bff-web/order_details.c — not written yet */

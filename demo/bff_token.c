@@ -1,0 +1,5 @@
+/* demo/bff_token.c — not written yet */
+int main(void)
+{
+    return 1;
+}
