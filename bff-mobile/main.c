@@ -1,5 +1,15 @@
-/* bff-mobile/main.c — not written yet */
-int main(void)
+/* bff-mobile — the lean BFF for the mobile app: its endpoint table, nothing else */
+#include "bff/server.h"
+#include "endpoints.h"
+
+int main(int argc, char **argv)
 {
-    return 1;
+    const struct bff_endpoint endpoints[] = {order_screen_endpoint};
+    const struct bff_app      app = {
+        .name = "bff-mobile",
+        .default_config = "bff-mobile/bff-mobile.yaml",
+        .endpoints = endpoints,
+        .nendpoints = sizeof(endpoints) / sizeof(endpoints[0]),
+    };
+    return bff_main(&app, argc, argv);
 }

@@ -1,1 +1,114 @@
-/* bff-mobile/order_screen.c — not written yet */
+/* bff-mobile/order_screen.c — GET /v1/order-screen/{id}
+ *
+ * What the phone draws for one order, nothing more:
+ * {"order":{"id","status","total_cents","currency"},"customer":{"name"},
+ *  "items":[{"sku","name","qty","in_stock"}],"partial":[]}
+ * Stage 1: orders/{id} (required). Stage 2, in parallel: users/{user_id} and
+ * inventory?skus=… (both optional: a missing part is null and listed in
+ * "partial"). */
+#include <string.h>
+
+#include "bff/endpoint.h"
+#include "endpoints.h"
+
+static void answer(struct bff_agg *a)
+{
+    json_object *order = bff_agg_result(a, "orders");
+    json_object *user = bff_agg_result(a, "users");
+    json_object *inv = bff_agg_result(a, "inventory");
+    json_object *items_in, *inv_items = NULL;
+    json_object *body = json_object_new_object();
+
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", bff_json_ref(order, "id"));
+    json_object_object_add(o, "status", bff_json_ref(order, "status"));
+    json_object_object_add(o, "total_cents", bff_json_ref(order, "total_cents"));
+    json_object_object_add(o, "currency", bff_json_ref(order, "currency"));
+    json_object_object_add(body, "order", o);
+
+    if (user && bff_json_str(user, "name")) {
+        json_object *c = json_object_new_object();
+        json_object_object_add(c, "name", bff_json_ref(user, "name"));
+        json_object_object_add(body, "customer", c);
+    } else {
+        json_object_object_add(body, "customer", NULL);
+    }
+
+    if (inv)
+        json_object_object_get_ex(inv, "items", &inv_items);
+    json_object *items = json_object_new_array();
+    json_object_object_get_ex(order, "items", &items_in);
+    size_t n = json_object_array_length(items_in);
+    for (size_t i = 0; i < n; i++) {
+        json_object *it = json_object_array_get_idx(items_in, i);
+        const char  *sku = bff_json_str(it, "sku");
+        json_object *out = json_object_new_object();
+        json_object *in_stock = NULL;
+        size_t       m = inv_items ? json_object_array_length(inv_items) : 0;
+        for (size_t j = 0; sku && j < m; j++) {
+            json_object *rec = json_object_array_get_idx(inv_items, j);
+            const char  *rs = bff_json_str(rec, "sku");
+            if (rs && strcmp(rs, sku) == 0)
+                in_stock = bff_json_ref(rec, "in_stock");
+        }
+        json_object_object_add(out, "sku", bff_json_ref(it, "sku"));
+        json_object_object_add(out, "name", bff_json_ref(it, "name"));
+        json_object_object_add(out, "qty", bff_json_ref(it, "qty"));
+        json_object_object_add(out, "in_stock", in_stock);
+        json_object_array_add(items, out);
+    }
+    json_object_object_add(body, "items", items);
+    json_object_object_add(body, "partial", bff_agg_partial(a));
+    bff_agg_respond_json(a, 200, body);
+}
+
+static void fan_out(struct bff_agg *a)
+{
+    json_object *order = bff_agg_result(a, "orders");
+    json_object *items;
+    const char  *user_id = bff_json_str(order, "user_id");
+
+    if (!user_id || !bff_json_str(order, "id") ||
+        !json_object_object_get_ex(order, "items", &items) ||
+        !json_object_is_type(items, json_type_array)) {
+        bff_agg_fail(a, 502, "orders answered without id, user_id or items");
+        return;
+    }
+    bff_agg_call(a, "users", "users", BFF_OPTIONAL, 0, "/users/%s",
+                 bff_agg_escape(a, user_id));
+
+    size_t n = json_object_array_length(items);
+    char  *skus = bff_agg_printf(a, "%s", "");
+    for (size_t i = 0; skus && i < n; i++) {
+        const char *sku = bff_json_str(json_object_array_get_idx(items, i), "sku");
+        if (!sku) {
+            bff_agg_fail(a, 502, "orders answered an item without sku");
+            return;
+        }
+        skus = bff_agg_printf(a, "%s%s%s", skus, i ? "," : "", bff_agg_escape(a, sku));
+    }
+    if (n > 0 && skus)
+        bff_agg_call(a, "inventory", "inventory", BFF_OPTIONAL, 0, "/inventory?skus=%s",
+                     skus);
+    bff_agg_then(a, answer);
+}
+
+static void begin(struct bff_agg *a)
+{
+    const char *id = bff_agg_param(a, "id");
+    if (!id || !*id) {
+        bff_agg_fail(a, 400, "the order id is missing or malformed");
+        return;
+    }
+    bff_agg_call(a, "orders", "orders", BFF_REQUIRED, 0, "/orders/%s",
+                 bff_agg_escape(a, id));
+    bff_agg_then(a, fan_out);
+}
+
+static const char *const services[] = {"orders", "users", "inventory", NULL};
+
+const struct bff_endpoint order_screen_endpoint = {
+    .name = "order_screen",
+    .services = services,
+    .begin = begin,
+};

@@ -1,1 +1,457 @@
-/* core/src/agg.c — not written yet */
+/* core/src/agg.c — the aggregation engine: stages of parallel service calls
+ *
+ * A request's calls run on its worker's multi handle; a stage's calls all
+ * start together and the next stage runs when the last one has finished, so
+ * a stage costs its slowest call. Each call's time is cut to what is left of
+ * the route's deadline. See bff/endpoint.h for the contract. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bff/err.h"
+#include "bff/router.h"
+#include "bff/util.h"
+#include "internal.h"
+
+#define DEFAULT_HANDLER_TIMEOUT_MS 5000
+
+enum call_state { CALL_PENDING = 0, CALL_OK, CALL_FAILED };
+
+struct agg_call {
+    const char        *part;
+    int                svc;
+    enum bff_part_kind kind;
+    uint32_t           timeout_ms;
+    const char        *path;
+    enum call_state    state;
+    int                status;    /* HTTP status from the service, 0 if none */
+    int                fail_status; /* what a required failure answers */
+    const char        *fail_detail;
+    const char        *desc;      /* Server-Timing desc on failure */
+    double             ms;
+    json_object       *json;
+    struct up_call     up;
+    struct bff_agg    *agg;
+};
+
+struct bff_agg {
+    struct bff_request *req;
+    struct agg_call     calls[BFF_AGG_MAX_CALLS];
+    unsigned            ncalls;
+    unsigned            stage_first; /* first call of the running stage */
+    unsigned            pending;
+    bff_stage_fn        next;
+    uint64_t            deadline_ms;
+    int                 in_stage;    /* inside a stage function */
+};
+
+static struct agg_call *find(struct bff_agg *a, const char *part)
+{
+    for (unsigned i = 0; i < a->ncalls; i++)
+        if (strcmp(a->calls[i].part, part) == 0)
+            return &a->calls[i];
+    return NULL;
+}
+
+const char *bff_agg_param(struct bff_agg *a, const char *name)
+{
+    struct bff_request *r = a->req;
+    size_t              nl = strlen(name);
+    for (size_t i = 0; i < r->params.n; i++) {
+        if (r->params.p[i].name_len != nl || memcmp(r->params.p[i].name, name, nl) != 0)
+            continue;
+        size_t len = r->params.p[i].value_len, out_len;
+        char  *out = bff_arena_alloc(&r->arena, len + 1);
+        if (!out || bff_pct_decode(r->params.p[i].value, len, out, &out_len) != 0)
+            return NULL;
+        return out;
+    }
+    return NULL;
+}
+
+const char *bff_agg_query(struct bff_agg *a, const char *name)
+{
+    struct bff_request *r = a->req;
+    size_t              nl = strlen(name);
+    const char         *q = r->query;
+
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t      len = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', len);
+        size_t      kl = eq ? (size_t)(eq - q) : len;
+        if (kl == nl && memcmp(q, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : q + len;
+            size_t      vl = (size_t)(q + len - v), out_len;
+            char       *out = bff_arena_alloc(&r->arena, vl + 1);
+            if (!out)
+                return NULL;
+            /* '+' means space in a query */
+            char *tmp = bff_arena_strndup(&r->arena, v, vl);
+            if (!tmp)
+                return NULL;
+            for (char *p = tmp; *p; p++)
+                if (*p == '+')
+                    *p = ' ';
+            if (bff_pct_decode(tmp, vl, out, &out_len) != 0)
+                return NULL;
+            return out;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+const char *bff_agg_user_id(struct bff_agg *a)
+{
+    return a->req->authenticated ? a->req->ident.user_id : NULL;
+}
+
+const char *bff_agg_roles(struct bff_agg *a)
+{
+    return a->req->authenticated ? a->req->ident.roles : NULL;
+}
+
+char *bff_agg_printf(struct bff_agg *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = bff_arena_vprintf(&a->req->arena, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+const char *bff_agg_escape(struct bff_agg *a, const char *s)
+{
+    char *out = bff_arena_alloc(&a->req->arena, strlen(s) * 3 + 1);
+    if (out)
+        bff_pct_encode(s, out);
+    return out;
+}
+
+int bff_agg_call(struct bff_agg *a, const char *part, const char *service,
+                 enum bff_part_kind kind, uint32_t timeout_ms, const char *path_fmt, ...)
+{
+    struct bff_request *r = a->req;
+    int                 svc = bff_config_service(r->snap->cfg, service);
+    va_list             ap;
+
+    if (svc < 0 || a->ncalls >= BFF_AGG_MAX_CALLS || find(a, part))
+        return BFF_EINVAL;
+    struct agg_call *c = &a->calls[a->ncalls];
+    memset(c, 0, sizeof(*c));
+    va_start(ap, path_fmt);
+    c->path = bff_arena_vprintf(&r->arena, path_fmt, ap);
+    va_end(ap);
+    c->part = bff_arena_strdup(&r->arena, part);
+    if (!c->path || !c->part || c->path[0] != '/')
+        return BFF_EINVAL;
+    c->svc = svc;
+    c->kind = kind;
+    c->timeout_ms = timeout_ms;
+    c->agg = a;
+    a->ncalls++;
+    return 0;
+}
+
+void bff_agg_then(struct bff_agg *a, bff_stage_fn next)
+{
+    a->next = next;
+}
+
+json_object *bff_agg_result(struct bff_agg *a, const char *part)
+{
+    struct agg_call *c = find(a, part);
+    return c && c->state == CALL_OK ? c->json : NULL;
+}
+
+int bff_agg_status(struct bff_agg *a, const char *part)
+{
+    struct agg_call *c = find(a, part);
+    return c ? c->status : 0;
+}
+
+json_object *bff_agg_partial(struct bff_agg *a)
+{
+    json_object *arr = json_object_new_array();
+    for (unsigned i = 0; arr && i < a->ncalls; i++)
+        if (a->calls[i].kind == BFF_OPTIONAL && a->calls[i].state == CALL_FAILED)
+            json_object_array_add(arr, json_object_new_string(a->calls[i].part));
+    return arr;
+}
+
+json_object *bff_agg_timings(struct bff_agg *a)
+{
+    json_object *o = json_object_new_object();
+    for (unsigned i = 0; o && i < a->ncalls; i++) {
+        const struct agg_call *c = &a->calls[i];
+        if (c->state == CALL_PENDING)
+            continue;
+        json_object *t = json_object_new_object();
+        json_object_object_add(t, "ms", json_object_new_double((double)((long)(c->ms * 10 + 0.5)) / 10.0));
+        json_object_object_add(t, "status", json_object_new_int(c->status));
+        if (c->state == CALL_FAILED)
+            json_object_object_add(t, "error", json_object_new_string(c->desc ? c->desc : "failed"));
+        json_object_object_add(o, c->part, t);
+    }
+    return o;
+}
+
+const char *bff_json_str(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+json_object *bff_json_ref(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return json_object_get(v);
+}
+
+static void server_timing(struct bff_agg *a)
+{
+    for (unsigned i = 0; i < a->ncalls; i++) {
+        const struct agg_call *c = &a->calls[i];
+        if (c->state != CALL_PENDING)
+            req_add_timing(a->req, c->part, c->ms,
+                           c->state == CALL_FAILED ? c->desc : NULL);
+    }
+}
+
+void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
+{
+    struct bff_request *r = a->req;
+    size_t              len = 0;
+    const char         *s = json_object_to_json_string_length(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    char *copy = s ? bff_arena_strndup(&r->arena, s, len) : NULL;
+    json_object_put(body);
+    server_timing(a);
+    if (!copy) {
+        req_problem(r, 500, "out of memory", NULL, 0);
+        return;
+    }
+    struct bff_hdr h[2] = {{"Server-Timing", r->timings ? r->timings : ""},
+                           {"Cache-Control", "no-store"}};
+    req_respond(r, status, "application/json", copy, len, 0, h, 2);
+}
+
+void bff_agg_fail(struct bff_agg *a, int status, const char *detail)
+{
+    server_timing(a);
+    struct bff_hdr h = {"Server-Timing", a->req->timings ? a->req->timings : ""};
+    req_problem(a->req, status, detail, &h, a->req->timings ? 1 : 0);
+}
+
+static void run_stage(struct bff_agg *a, bff_stage_fn fn);
+
+static void call_failed(struct agg_call *c, int fail_status, const char *detail,
+                        const char *desc)
+{
+    c->state = CALL_FAILED;
+    c->fail_status = fail_status;
+    c->fail_detail = detail;
+    c->desc = desc;
+}
+
+/* The stage is over: fail on a required part, else run the next stage. */
+static void stage_done(struct bff_agg *a)
+{
+    for (unsigned i = a->stage_first; i < a->ncalls; i++) {
+        struct agg_call *c = &a->calls[i];
+        if (c->kind == BFF_REQUIRED && c->state == CALL_FAILED) {
+            bff_agg_fail(a, c->fail_status, c->fail_detail);
+            return;
+        }
+    }
+    bff_stage_fn next = a->next;
+    a->next = NULL;
+    if (!next) {
+        bff_agg_fail(a, 500, "the endpoint ended without an answer");
+        return;
+    }
+    run_stage(a, next);
+}
+
+static void on_call_done(struct up_call *u)
+{
+    struct agg_call    *c = u->ud;
+    struct bff_agg     *a = c->agg;
+    struct bff_request *r = a->req;
+    const char         *svc = r->snap->cfg->services[c->svc].name;
+
+    c->ms = u->ms;
+    c->status = u->status;
+    switch (u->result) {
+    case UP_OK:
+        if (u->status >= 200 && u->status < 300) {
+            struct json_tokener *tok = json_tokener_new();
+            json_object         *j = tok ? json_tokener_parse_ex(tok, u->resp_body ? u->resp_body : "", (int)u->resp_len) : NULL;
+            if (j && json_tokener_get_error(tok) == json_tokener_success &&
+                tok->char_offset == (int)u->resp_len) {
+                c->json = j;
+                c->state = CALL_OK;
+            } else {
+                json_object_put(j);
+                call_failed(c, 502,
+                            bff_arena_printf(&r->arena, "%s answered with malformed JSON", svc),
+                            "bad answer");
+            }
+            if (tok)
+                json_tokener_free(tok);
+        } else if (u->status >= 400 && u->status < 500) {
+            call_failed(c, u->status,
+                        bff_arena_printf(&r->arena, "%s answered %d for %s", svc, u->status,
+                                         c->part),
+                        bff_arena_printf(&r->arena, "status %d", u->status));
+        } else {
+            call_failed(c, 502,
+                        bff_arena_printf(&r->arena, "%s answered %d", svc, u->status),
+                        bff_arena_printf(&r->arena, "status %d", u->status));
+        }
+        break;
+    case UP_TIMEOUT:
+        call_failed(c, 504, bff_arena_printf(&r->arena, "%s did not answer in time", svc),
+                    "timeout");
+        break;
+    case UP_CONNECT:
+        call_failed(c, 502, bff_arena_printf(&r->arena, "%s refused the connection", svc),
+                    "refused");
+        break;
+    case UP_TOO_LARGE:
+        call_failed(c, 502, bff_arena_printf(&r->arena, "%s answered more than max_body", svc),
+                    "too large");
+        break;
+    case UP_BROKEN:
+        call_failed(c, 502,
+                    bff_arena_printf(&r->arena, "%s broke off its answer", svc), "broken");
+        break;
+    }
+    up_call_cleanup(u);
+    a->pending--;
+    if (c->state == CALL_FAILED && c->kind == BFF_REQUIRED) {
+        /* fail fast: the answer is this part's error, whatever the rest does */
+        for (unsigned i = a->stage_first; i < a->ncalls; i++) {
+            struct agg_call *o = &a->calls[i];
+            if (o->state != CALL_PENDING)
+                continue;
+            up_call_cancel(&o->up);
+            o->ms = (double)(bff_now_us() - o->up.start_us) / 1000.0;
+            call_failed(o, 0, NULL, "cancelled");
+        }
+        a->pending = 0;
+        bff_agg_fail(a, c->fail_status, c->fail_detail);
+        return;
+    }
+    if (a->pending == 0)
+        stage_done(a);
+}
+
+static int start_call(struct bff_agg *a, struct agg_call *c)
+{
+    struct bff_request            *r = a->req;
+    const struct bff_service_conf *svc = &r->snap->cfg->services[c->svc];
+    uint64_t                       now = bff_now_ms();
+    uint32_t                       tmo = c->timeout_ms ? c->timeout_ms : svc->timeout_ms;
+    const char                   **hdrs = bff_arena_alloc(&r->arena, 10 * sizeof(char *));
+
+    if (now >= a->deadline_ms) {
+        call_failed(c, 504, "the route's deadline passed before this call", "timeout");
+        return -1;
+    }
+    if (a->deadline_ms - now < tmo)
+        tmo = (uint32_t)(a->deadline_ms - now);
+    if (!hdrs)
+        goto oom;
+    size_t n = identity_headers(r, "GET", c->path, hdrs);
+    if (n == 0)
+        goto oom;
+    hdrs[n++] = "Accept: application/json";
+    memset(&c->up, 0, sizeof(c->up));
+    c->up.method = "GET";
+    c->up.url = bff_arena_printf(&r->arena, "%s%s", svc->url, c->path);
+    c->up.headers = hdrs;
+    c->up.nheaders = n;
+    c->up.connect_timeout_ms = svc->connect_timeout_ms < tmo ? svc->connect_timeout_ms : tmo;
+    c->up.timeout_ms = tmo;
+    c->up.max_body = r->snap->cfg->limits.max_body;
+    c->up.done = on_call_done;
+    c->up.ud = c;
+    c->up.arena = &r->arena;
+    if (!c->up.url || up_call_start(r->w, &c->up) != 0)
+        goto oom;
+    return 0;
+oom:
+    call_failed(c, 500, "out of memory", "error");
+    return -1;
+}
+
+static void run_stage(struct bff_agg *a, bff_stage_fn fn)
+{
+    struct bff_request *r = a->req;
+
+    a->stage_first = a->ncalls;
+    a->in_stage = 1;
+    fn(a);
+    a->in_stage = 0;
+    if (r->answered)
+        return;
+    if (a->ncalls == a->stage_first) {
+        /* no calls: the stage must have answered or named a next stage */
+        bff_stage_fn next = a->next;
+        a->next = NULL;
+        if (next)
+            run_stage(a, next);
+        else
+            bff_agg_fail(a, 500, "the endpoint ended without an answer");
+        return;
+    }
+    a->pending = 0;
+    for (unsigned i = a->stage_first; i < a->ncalls; i++)
+        if (start_call(a, &a->calls[i]) == 0)
+            a->pending++;
+    if (a->pending == 0)
+        stage_done(a);
+    else
+        req_suspend(r);
+}
+
+void agg_start(struct bff_request *r)
+{
+    const struct bff_endpoint *ep = r->route->endpoint;
+    struct bff_agg            *a = bff_arena_alloc(&r->arena, sizeof(*a));
+
+    if (!ep || !a) {
+        req_problem(r, 500, ep ? "out of memory" : "no such handler", NULL, 0);
+        return;
+    }
+    memset(a, 0, sizeof(*a));
+    a->req = r;
+    a->deadline_ms = bff_now_ms() + (r->route->timeout_ms ? r->route->timeout_ms
+                                                          : DEFAULT_HANDLER_TIMEOUT_MS);
+    r->agg = a;
+    run_stage(a, ep->begin);
+}
+
+void agg_cancel(struct bff_request *r)
+{
+    struct bff_agg *a = r->agg;
+    if (!a)
+        return;
+    for (unsigned i = 0; i < a->ncalls; i++) {
+        up_call_cancel(&a->calls[i].up);
+        if (a->calls[i].json) {
+            json_object_put(a->calls[i].json);
+            a->calls[i].json = NULL;
+        }
+    }
+    a->pending = 0;
+    r->agg = NULL;
+}

@@ -1,1 +1,188 @@
-/* core/src/proxy.c — not written yet */
+/* core/src/proxy.c — proxy routes: one client request, one service call
+ *
+ * The request body is buffered (bounded by limits.max_body) and sent with a
+ * Content-Length; the answer is buffered (same bound) and passed back with
+ * its status and end-to-end headers. Header hygiene per SPEC §5. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bff/headers.h"
+#include "bff/sign.h"
+#include "bff/util.h"
+#include "internal.h"
+
+size_t identity_headers(struct bff_request *r, const char *method, const char *path_query,
+                        const char **out)
+{
+    size_t      n = 0;
+    const char *uid = r->authenticated ? r->ident.user_id : NULL;
+    const char *roles = r->authenticated ? r->ident.roles : NULL;
+
+    out[n++] = bff_arena_printf(&r->arena, "X-Request-Id: %s", r->request_id);
+    out[n++] = bff_arena_printf(&r->arena, "traceparent: %s", req_child_traceparent(r));
+    if (uid) {
+        out[n++] = bff_arena_printf(&r->arena, "X-User-Id: %s", uid);
+        out[n++] = bff_arena_printf(&r->arena, "X-User-Roles: %s", roles);
+    }
+    if (r->snap->sign_key) {
+        char sig[BFF_SIGN_HEADER_MAX];
+        if (bff_sign_identity(r->snap->sign_key, r->snap->sign_keylen, bff_unix_now(),
+                              method, path_query, uid, roles, r->request_id, sig) == 0)
+            out[n++] = bff_arena_printf(&r->arena, "X-Gateway-Signature: %s", sig);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!out[i])
+            return 0;
+    return n;
+}
+
+struct hdr_ctx {
+    struct bff_request *r;
+    const char         *conn;
+    const char        **out;
+    size_t              n, cap;
+    const char         *xff;
+};
+
+static int copy_hdr(void *cls, const char *name, const char *value)
+{
+    struct hdr_ctx *c = cls;
+    if (strcasecmp(name, "X-Forwarded-For") == 0) {
+        c->xff = value;
+        return 1;
+    }
+    if (!bff_header_forward_request(name, c->conn))
+        return 1;
+    if (c->n + 1 >= c->cap)
+        return 1; /* MHD's header memory limit keeps this from happening */
+    c->out[c->n++] = bff_arena_printf(&c->r->arena, "%s: %s", name, value);
+    return 1;
+}
+
+static void on_proxy_done(struct up_call *c)
+{
+    struct bff_request *r = c->ud;
+    struct bff_hdr     *hdrs;
+    size_t              nh = 0;
+    const char         *conn = NULL;
+    const char         *svc = r->snap->cfg->services[r->route->service].name;
+
+    r->proxy = NULL;
+    switch (c->result) {
+    case UP_OK:
+        break;
+    case UP_TIMEOUT:
+        req_add_timing(r, svc, c->ms, "timeout");
+        req_problem(r, 504, "the service did not answer in time", NULL, 0);
+        up_call_cleanup(c);
+        return;
+    case UP_CONNECT:
+        req_add_timing(r, svc, c->ms, "refused");
+        req_problem(r, 502, "the service refused the connection", NULL, 0);
+        up_call_cleanup(c);
+        return;
+    case UP_TOO_LARGE:
+        req_add_timing(r, svc, c->ms, "too large");
+        req_problem(r, 502, "the service's answer is larger than max_body", NULL, 0);
+        up_call_cleanup(c);
+        return;
+    case UP_BROKEN:
+        req_add_timing(r, svc, c->ms, "broken");
+        req_problem(r, 502, "the service's answer was broken off or malformed", NULL, 0);
+        up_call_cleanup(c);
+        return;
+    }
+    req_add_timing(r, svc, c->ms, NULL);
+    hdrs = bff_arena_alloc(&r->arena, (c->nresp_headers + 1) * sizeof(*hdrs));
+    if (!hdrs) {
+        up_call_cleanup(c);
+        req_problem(r, 500, "out of memory", NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i < c->nresp_headers; i++)
+        if (strcasecmp(c->resp_headers[i].name, "Connection") == 0)
+            conn = c->resp_headers[i].value;
+    const char *ctype = NULL;
+    for (size_t i = 0; i < c->nresp_headers; i++) {
+        const struct up_header *h = &c->resp_headers[i];
+        if (strcasecmp(h->name, "Content-Type") == 0) {
+            ctype = h->value;
+            continue;
+        }
+        if (strcasecmp(h->name, "X-Request-Id") == 0 || strcasecmp(h->name, "Date") == 0)
+            continue; /* ours */
+        if (bff_header_forward_response(h->name, conn))
+            hdrs[nh++] = (struct bff_hdr){h->name, h->value};
+    }
+    char  *body = c->resp_body;
+    size_t len = c->resp_len;
+    c->resp_body = NULL;
+    req_respond(r, c->status, ctype, body, len, body != NULL, hdrs, nh);
+}
+
+void proxy_start(struct bff_request *r)
+{
+    const struct bff_config       *cfg = r->snap->cfg;
+    const struct bff_service_conf *svc = &cfg->services[r->route->service];
+    struct up_call                *c = bff_arena_alloc(&r->arena, sizeof(*c));
+    const char                    *path = r->path;
+    size_t                         cap = 128;
+    struct hdr_ctx                 hc;
+
+    if (!c)
+        goto oom;
+    memset(c, 0, sizeof(*c));
+    if (r->route->strip_prefix) {
+        path = r->path + r->prefix_len;
+        if (r->prefix_len == 1) /* route "/" */
+            path = r->path;
+        if (*path == '\0')
+            path = "/";
+    }
+    const char *pq = r->query ? bff_arena_printf(&r->arena, "%s?%s", path, r->query)
+                              : path;
+    c->url = bff_arena_printf(&r->arena, "%s%s", svc->url, pq);
+    c->headers = NULL;
+    hc = (struct hdr_ctx){r, req_header(r, "Connection"), NULL, 0, cap, NULL};
+    hc.out = bff_arena_alloc(&r->arena, cap * sizeof(char *));
+    if (!pq || !c->url || !hc.out)
+        goto oom;
+    req_each_header(r, copy_hdr, &hc);
+    const char *host = req_header(r, "Host");
+    hc.out[hc.n++] = bff_arena_printf(&r->arena, "X-Forwarded-For: %s%s%s",
+                                      hc.xff ? hc.xff : "", hc.xff ? ", " : "",
+                                      r->client_ip);
+    hc.out[hc.n++] = "X-Forwarded-Proto: http";
+    if (host)
+        hc.out[hc.n++] = bff_arena_printf(&r->arena, "X-Forwarded-Host: %s", host);
+    const char *idh[8];
+    size_t      ni = identity_headers(r, r->method, pq, idh);
+    if (ni == 0)
+        goto oom;
+    for (size_t i = 0; i < ni && hc.n < cap; i++)
+        hc.out[hc.n++] = idh[i];
+    for (size_t i = 0; i < hc.n; i++)
+        if (!hc.out[i])
+            goto oom;
+
+    c->method = r->method;
+    c->head = r->mbit == BFF_M_HEAD;
+    c->headers = hc.out;
+    c->nheaders = hc.n;
+    c->body = r->body;
+    c->body_len = r->body_len;
+    c->connect_timeout_ms = svc->connect_timeout_ms;
+    c->timeout_ms = r->route->timeout_ms ? r->route->timeout_ms : svc->timeout_ms;
+    c->max_body = cfg->limits.max_body;
+    c->done = on_proxy_done;
+    c->ud = r;
+    c->arena = &r->arena;
+    if (up_call_start(r->w, c) != 0)
+        goto oom;
+    r->proxy = c;
+    req_suspend(r);
+    return;
+oom:
+    req_problem(r, 500, "out of memory", NULL, 0);
+}

@@ -1,1 +1,857 @@
-/* core/src/server.c — not written yet */
+/* core/src/server.c — the process: flags, config snapshots, signals, the admin
+ * listener, and the libmicrohttpd callbacks that turn a client request into a
+ * proxy call or an aggregation. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "bff/err.h"
+#include "bff/headers.h"
+#include "bff/sign.h"
+#include "bff/util.h"
+#include "policy.h"
+#include "internal.h"
+
+#ifndef BFF_VERSION
+#define BFF_VERSION "0.1.0"
+#endif
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+struct bff_snapshot *snap_ref(struct bff_snapshot *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void snap_unref(struct bff_snapshot *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    bff_router_free(s->router);
+    policy_snapshot_cleanup(s);
+    free(s->sign_key);
+    free(s->services);
+    bff_config_free(s->cfg);
+    free(s);
+}
+
+/* Loads @path into a new snapshot with everything the request path needs
+ * prepared. On failure prints every problem as FILE:LINE:COL: message (or
+ * FILE: message) to @err and returns NULL. */
+static struct bff_snapshot *snap_load(const struct bff_app *app, const char *path,
+                                      FILE *err)
+{
+    struct bff_diag         diag = {0};
+    struct bff_config_opts  opts = {app->endpoints, app->nendpoints};
+    struct bff_snapshot    *s = NULL;
+    struct bff_config      *cfg = bff_config_load(path, &opts, &diag);
+
+    if (!cfg) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(err, "%s\n", diag.msgs[i]);
+        if (diag.n == 0)
+            fprintf(err, "%s: cannot load config\n", path);
+        bff_diag_cleanup(&diag);
+        return NULL;
+    }
+    bff_diag_cleanup(&diag);
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto fail;
+    atomic_init(&s->refs, 1);
+    s->cfg = cfg;
+    s->services = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*s->services));
+    s->router = bff_router_new(cfg->routes, cfg->nroutes);
+    if (!s->services || !s->router) {
+        fprintf(err, "%s: out of memory building the route table\n", path);
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->nservices; i++)
+        s->services[i].conf = &cfg->services[i];
+    if (policy_snapshot_init(s, err) != 0)
+        goto fail;
+    if (cfg->auth.internal_signing_key_file) {
+        const char *why = NULL;
+        int rc = bff_sign_key_load(cfg->auth.internal_signing_key_file, &s->sign_key,
+                                   &s->sign_keylen, &why);
+        if (rc != 0) {
+            fprintf(err, "%s:%d:%d: internal_signing_key_file \"%s\": %s\n", path,
+                    cfg->auth.pos.line, cfg->auth.pos.col,
+                    cfg->auth.internal_signing_key_file, why ? why : bff_strerror(rc));
+            goto fail;
+        }
+    }
+    return s;
+fail:
+    if (s) {
+        s->cfg = cfg;
+        atomic_store(&s->refs, 1);
+        snap_unref(s);
+    } else {
+        bff_config_free(cfg);
+    }
+    return NULL;
+}
+
+/* ---- request helpers ------------------------------------------------------ */
+
+const char *req_header(struct bff_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_ctx {
+    int (*fn)(void *cls, const char *name, const char *value);
+    void *cls;
+};
+
+static enum MHD_Result each_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct each_ctx *c = cls;
+    (void)kind;
+    return c->fn(c->cls, key, value ? value : "") ? MHD_YES : MHD_NO;
+}
+
+void req_each_header(struct bff_request *r,
+                     int (*fn)(void *cls, const char *name, const char *value),
+                     void *cls)
+{
+    struct each_ctx c = {fn, cls};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, each_hdr, &c);
+}
+
+void req_new_id(struct bff_worker *w, char out[33])
+{
+    uint8_t  b[16];
+    uint64_t a = worker_rand(w), c = worker_rand(w);
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    bff_hex(b, 16, out);
+}
+
+const char *req_child_traceparent(struct bff_request *r)
+{
+    char     span[17];
+    uint64_t v = worker_rand(r->w) | 1u;
+    bff_hex((const uint8_t *)&v, 8, span);
+    return bff_arena_printf(&r->arena, "00-%s-%s-01", r->trace_id, span);
+}
+
+void req_add_timing(struct bff_request *r, const char *name, double ms, const char *desc)
+{
+    char *t;
+    if (desc)
+        t = bff_arena_printf(&r->arena, "%s%s%s;dur=%.1f;desc=\"%s\"",
+                             r->timings ? r->timings : "", r->timings ? ", " : "",
+                             name, ms, desc);
+    else
+        t = bff_arena_printf(&r->arena, "%s%s%s;dur=%.1f", r->timings ? r->timings : "",
+                             r->timings ? ", " : "", name, ms);
+    if (t)
+        r->timings = t;
+}
+
+void req_suspend(struct bff_request *r)
+{
+    if (!r->suspended && !r->answered) {
+        r->suspended = 1;
+        MHD_suspend_connection(r->conn);
+    }
+}
+
+void req_respond(struct bff_request *r, int status, const char *content_type, char *body,
+                 size_t len, int body_malloced, const struct bff_hdr *hdrs, size_t nhdrs)
+{
+    struct MHD_Response *resp;
+
+    if (r->answered) {
+        if (body_malloced)
+            free(body);
+        return;
+    }
+    resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                           body_malloced ? MHD_RESPMEM_MUST_FREE
+                                                         : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        if (body_malloced)
+            free(body);
+        static char oops[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server "
+                             "Error\",\"status\":500}";
+        resp = MHD_create_response_from_buffer(sizeof(oops) - 1, oops,
+                                               MHD_RESPMEM_PERSISTENT);
+        status = 500;
+        content_type = "application/problem+json";
+        nhdrs = 0;
+        if (!resp)
+            return; /* MHD closes the connection */
+    }
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (size_t i = 0; i < nhdrs; i++)
+        MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    {
+        struct bff_hdr extra[8];
+        size_t         ne = policy_response_headers(r, extra, 8);
+        for (size_t i = 0; i < ne; i++)
+            MHD_add_response_header(resp, extra[i].name, extra[i].value);
+    }
+    if (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->resp = resp;
+    r->status = status;
+    r->bytes_out = len;
+    r->answered = 1;
+    if (r->suspended) {
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+void req_problem(struct bff_request *r, int status, const char *detail,
+                 const struct bff_hdr *hdrs, size_t nhdrs)
+{
+    size_t len = 0;
+    char  *body = problem_body(&r->arena, status, detail, r->path ? r->path : r->raw_uri,
+                               r->request_id, &len);
+    req_respond(r, status, "application/problem+json", body, body ? len : 0, 0, hdrs,
+                nhdrs);
+}
+
+static enum MHD_Result queue(struct bff_request *r)
+{
+    struct MHD_Response *resp = r->resp;
+    r->resp = NULL;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- the libmicrohttpd callbacks -------------------------------------------- */
+
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return strlen(s); /* the router normalizes paths itself */
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct bff_worker  *w = cls;
+    struct bff_request *r = calloc(1, sizeof(*r));
+    (void)conn;
+
+    if (!r)
+        return NULL;
+    bff_arena_init(&r->arena, 0);
+    r->w = w;
+    r->start_us = bff_now_us();
+    r->snap = snap_ref(w->snap);
+    r->route_idx = -1;
+    r->raw_uri = bff_arena_strdup(&r->arena, uri);
+    r->next = w->requests;
+    if (w->requests)
+        w->requests->prev = r;
+    w->requests = r;
+    atomic_fetch_add_explicit(&w->in_flight, 1, memory_order_relaxed);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct bff_worker  *w = cls;
+    struct bff_request *r = *con_cls;
+    (void)conn;
+
+    if (!r)
+        return;
+    *con_cls = NULL;
+    if (r->proxy)
+        up_call_cancel(r->proxy);
+    if (r->agg)
+        agg_cancel(r);
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    if (!r->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        if (toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
+            toe == MHD_REQUEST_TERMINATED_READ_ERROR)
+            r->status = 499; /* the client left before the answer (nginx's code) */
+        else if (!r->answered && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+            r->status = 408;
+    }
+    if (r->snap->cfg->access_log && r->method)
+        log_access(r);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        w->requests = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    atomic_fetch_sub_explicit(&w->in_flight, 1, memory_order_relaxed);
+    free(r->body);
+    snap_unref(r->snap);
+    bff_arena_cleanup(&r->arena);
+    free(r);
+}
+
+static int client_addr(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return -1;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  out, (socklen_t)cap);
+    return 0;
+}
+
+static const char *allow_list(struct bff_arena *a, uint32_t methods)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT",
+                                        "PATCH", "DELETE", "OPTIONS"};
+    char   buf[64] = "";
+    size_t n = 0;
+    for (unsigned i = 0; i < 7; i++)
+        if (methods & (1u << i))
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? ", " : "",
+                                  names[i]);
+    return bff_arena_strdup(a, buf);
+}
+
+/* The first call for a request: everything decided from the request line and
+ * headers, before any body is read. May answer. */
+static void begin(struct bff_request *r, const char *method)
+{
+    const struct bff_config *cfg = r->snap->cfg;
+    const char              *v;
+
+    r->method = method;
+    r->mbit = bff_method_bit(method);
+    client_addr(r->conn, r->client_ip, sizeof(r->client_ip));
+
+    v = req_header(r, "X-Request-Id");
+    if (v && bff_request_id_sane(v))
+        snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+    else
+        req_new_id(r->w, r->request_id);
+    v = req_header(r, "traceparent");
+    if (v && bff_traceparent_valid(v))
+        memcpy(r->trace_id, v + 3, 32), r->trace_id[32] = '\0';
+    else
+        req_new_id(r->w, r->trace_id);
+
+    if (!r->raw_uri || r->raw_uri[0] != '/') {
+        req_problem(r, 400, "the request target must be an absolute path", NULL, 0);
+        return;
+    }
+    const char *q = strchr(r->raw_uri, '?');
+    size_t      plen = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
+    char       *hash = strchr(r->raw_uri, '#');
+    if (hash)
+        *hash = '\0';
+    r->query = q ? q + 1 : NULL;
+    r->path = bff_arena_alloc(&r->arena, plen + 1);
+    if (!r->path || bff_path_normalize(r->raw_uri, plen, r->path, plen + 1,
+                                       &r->path_len) != 0) {
+        r->path = NULL;
+        req_problem(r, 400, "the request path is malformed", NULL, 0);
+        return;
+    }
+    if (!r->mbit) {
+        req_problem(r, 501, "this method is not supported", NULL, 0);
+        return;
+    }
+    int idx = bff_router_match(r->snap->router, r->path, r->path_len, &r->params,
+                               &r->prefix_len);
+    if (idx < 0) {
+        req_problem(r, 404, "no route matches this path", NULL, 0);
+        return;
+    }
+    r->route_idx = idx;
+    r->route = &cfg->routes[idx];
+    if (policy_preflight(r))
+        return; /* CORS preflight answered */
+    if (!(r->route->methods & r->mbit)) {
+        struct bff_hdr h = {"Allow", allow_list(&r->arena, r->route->methods)};
+        req_problem(r, 405, "this method is not allowed on this route", &h, 1);
+        return;
+    }
+    v = req_header(r, "Content-Length");
+    if (v) {
+        char              *end;
+        unsigned long long cl = strtoull(v, &end, 10);
+        if (*end == '\0' && cl > cfg->limits.max_body) {
+            req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+            return;
+        }
+    }
+    if (policy_check(r))
+        return; /* 401, 403 or 429 answered */
+}
+
+static void dispatch(struct bff_request *r)
+{
+    if (r->body_too_large) {
+        req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+        return;
+    }
+    switch (r->route->kind) {
+    case BFF_ROUTE_PROXY:
+        proxy_start(r);
+        break;
+    case BFF_ROUTE_HANDLER:
+        agg_start(r);
+        break;
+    case BFF_ROUTE_STATIC:
+        static_serve(r);
+        break;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct bff_request *r = *con_cls;
+    (void)cls, (void)url, (void)version;
+
+    if (!r)
+        return MHD_NO; /* out of memory at the request line */
+    if (r->resp)
+        return queue(r);
+    if (!r->started) {
+        r->started = 1;
+        r->conn = conn;
+        begin(r, method);
+        return r->resp ? queue(r) : MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->body_too_large)
+            return MHD_YES;
+        size_t max = r->snap->cfg->limits.max_body;
+        if (r->body_len + n > max) {
+            r->body_too_large = 1;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = 0;
+            return MHD_YES;
+        }
+        if (r->body_len + n > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
+            while (cap < r->body_len + n)
+                cap *= 2;
+            if (cap > max)
+                cap = max;
+            char *nb = realloc(r->body, cap);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        return MHD_YES;
+    }
+    if (!r->answered && !r->suspended)
+        dispatch(r);
+    if (r->resp)
+        return queue(r);
+    return MHD_YES;
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static int start_daemon(struct bff_worker *w)
+{
+    const struct bff_config *cfg = w->snap->cfg;
+    unsigned                 limit = cfg->limits.max_connections / w->srv->nworkers;
+    size_t                   mem = (size_t)cfg->limits.max_header_bytes + 16384;
+    unsigned                 tmo = (cfg->limits.client_timeout_ms + 999) / 1000;
+
+    if (limit < 16)
+        limit = 16;
+    w->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL,
+        on_request, w, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, tmo,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        w, MHD_OPTION_URI_LOG_CALLBACK, on_uri, w, MHD_OPTION_UNESCAPE_CALLBACK,
+        no_unescape, NULL, MHD_OPTION_END);
+    return w->mhd ? 0 : BFF_EIO;
+}
+
+int server_worker_daemon(struct bff_worker *w)
+{
+    return start_daemon(w);
+}
+
+/* Resumes and answers every request still waiting, so the daemon can stop. */
+void server_worker_abort_all(struct bff_worker *w)
+{
+    for (struct bff_request *r = w->requests; r; r = r->next) {
+        if (r->proxy) {
+            up_call_cancel(r->proxy);
+            r->proxy = NULL;
+        }
+        if (r->agg)
+            agg_cancel(r);
+        if (r->suspended && !r->answered)
+            req_problem(r, 503, "the gateway is shutting down", NULL, 0);
+    }
+}
+
+/* ---- admin listener ----------------------------------------------------------- */
+
+static struct bff_server *g_srv;
+
+static enum MHD_Result admin_reply(struct MHD_Connection *c, unsigned status,
+                                   const char *ctype, char *body)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static struct bff_snapshot *current_snap(struct bff_server *srv)
+{
+    pthread_mutex_lock(&srv->snap_lock);
+    struct bff_snapshot *s = snap_ref(srv->snap);
+    pthread_mutex_unlock(&srv->snap_lock);
+    return s;
+}
+
+static int reload(struct bff_server *srv, FILE *err);
+
+static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version,
+                                const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct bff_server *srv = cls;
+    char              *body = NULL;
+    (void)version, (void)upload;
+
+    if (*con_cls == NULL) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (is_get && strcmp(url, "/healthz") == 0) {
+        return admin_reply(c, 200, "application/json", strdup("{\"status\":\"ok\"}\n"));
+    }
+    if (is_get && strcmp(url, "/readyz") == 0) {
+        int  ready = atomic_load(&srv->ready) && !atomic_load(&srv->draining);
+        char buf[256];
+        snprintf(buf, sizeof(buf), "{\"ready\":%s,\"draining\":%s}\n",
+                 ready ? "true" : "false", atomic_load(&srv->draining) ? "true" : "false");
+        return admin_reply(c, ready ? 200 : 503, "application/json", strdup(buf));
+    }
+    if (is_get && strcmp(url, "/admin/config") == 0) {
+        struct bff_snapshot *s = current_snap(srv);
+        char                 path[1024];
+        json_escape(path, sizeof(path), 0, s->cfg->path);
+        if (asprintf(&body,
+                     "{\"sha256\":\"%s\",\"loaded_at\":%" PRId64 ",\"path\":\"%s\","
+                     "\"reloads\":%" PRIu64 ",\"reloads_rejected\":%" PRIu64 "}\n",
+                     s->cfg->sha256, s->cfg->loaded_at, path, atomic_load(&srv->reloads),
+                     atomic_load(&srv->reloads_rejected)) < 0)
+            body = NULL;
+        snap_unref(s);
+        return body ? admin_reply(c, 200, "application/json", body) : MHD_NO;
+    }
+    if (is_get && strcmp(url, "/metrics") == 0) {
+        struct bff_snapshot *s = current_snap(srv);
+        if (asprintf(&body,
+                     "# HELP bff_config_info The config in force.\n"
+                     "# TYPE bff_config_info gauge\n"
+                     "bff_config_info{sha256=\"%s\"} 1\n"
+                     "# HELP bff_config_reloads_total Config reloads by result.\n"
+                     "# TYPE bff_config_reloads_total counter\n"
+                     "bff_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+                     "bff_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
+                     s->cfg->sha256, atomic_load(&srv->reloads),
+                     atomic_load(&srv->reloads_rejected)) < 0)
+            body = NULL;
+        snap_unref(s);
+        return body ? admin_reply(c, 200, "text/plain; version=0.0.4", body) : MHD_NO;
+    }
+    if (strcmp(method, "POST") == 0 && strcmp(url, "/admin/reload") == 0) {
+        char  *msg = NULL;
+        size_t msglen = 0;
+        FILE  *f = open_memstream(&msg, &msglen);
+        int    rc = f ? reload(srv, f) : BFF_ENOMEM;
+        if (f)
+            fclose(f);
+        char esc[4096];
+        json_escape(esc, sizeof(esc), 0, msg ? msg : "");
+        free(msg);
+        if (asprintf(&body, "{\"reloaded\":%s,\"errors\":\"%s\"}\n", rc ? "false" : "true",
+                     esc) < 0)
+            return MHD_NO;
+        return admin_reply(c, rc ? 422 : 200, "application/json", body);
+    }
+    return admin_reply(c, 404, "application/problem+json",
+                       strdup("{\"type\":\"about:blank\",\"title\":\"Not Found\","
+                              "\"status\":404}\n"));
+}
+
+static void on_admin_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    *con_cls = NULL;
+}
+
+/* ---- listen sockets --------------------------------------------------------------- */
+
+int server_listen(const char *hostport, int reuseport, char *err, size_t errlen);
+
+/* ---- reload and signals ---------------------------------------------------- */
+
+static int reload(struct bff_server *srv, FILE *err)
+{
+    struct bff_snapshot *s = snap_load(srv->app, srv->config_path, err);
+    if (!s) {
+        atomic_fetch_add(&srv->reloads_rejected, 1);
+        log_event("error", "config reload rejected: %s keeps serving", srv->config_path);
+        return BFF_EINVAL;
+    }
+    const struct bff_config *old = srv->snap->cfg;
+    if (strcmp(old->listen, s->cfg->listen) != 0 || old->workers != s->cfg->workers ||
+        (old->admin_listen == NULL) != (s->cfg->admin_listen == NULL) ||
+        (old->admin_listen && strcmp(old->admin_listen, s->cfg->admin_listen) != 0)) {
+        fprintf(err, "%s: listen, admin_listen and workers take effect only on restart\n",
+                srv->config_path);
+        log_event("warn", "config reload: listen, admin_listen and workers changes need a "
+                          "restart");
+    }
+    pthread_mutex_lock(&srv->snap_lock);
+    struct bff_snapshot *old_s = srv->snap;
+    srv->snap = s;
+    pthread_mutex_unlock(&srv->snap_lock);
+    snap_unref(old_s);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        atomic_store(&srv->workers[i].reload, 1);
+        worker_wake(&srv->workers[i]);
+    }
+    atomic_fetch_add(&srv->reloads, 1);
+    log_event("info", "config reloaded: %s sha256 %s", srv->config_path, s->cfg->sha256);
+    return 0;
+}
+
+struct bff_snapshot *server_current_snapshot(struct bff_server *srv)
+{
+    return current_snap(srv);
+}
+
+static void usage(const struct bff_app *app, FILE *f)
+{
+    fprintf(f,
+            "Usage: %s [--config FILE] [--check-config] [--version] [--help]\n"
+            "\n"
+            "  --config FILE    the YAML config (default: %s, or $BFF_CONFIG)\n"
+            "  --check-config   load and validate the config, print \"OK <sha256>\" and\n"
+            "                   exit 0, or print every error as FILE:LINE:COL: message\n"
+            "                   and exit 1\n"
+            "  --version        print the version and exit\n"
+            "  --help           print this help and exit\n"
+            "\n"
+            "Signals: SIGHUP reloads the config (a config that fails validation is\n"
+            "rejected and the old one keeps serving); SIGTERM/SIGINT stop accepting,\n"
+            "finish in-flight requests (up to drain_timeout) and exit 0.\n",
+            app->name, app->default_config);
+}
+
+int bff_main(const struct bff_app *app, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char       *path = getenv("BFF_CONFIG");
+    int               check = 0, opt;
+    struct bff_server srv = {0};
+    int               status = 1;
+
+    if (!path || !*path)
+        path = app->default_config;
+    while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 't': check = 1; break;
+        case 'V': printf("%s %s\n", app->name, BFF_VERSION); return 0;
+        case 'h': usage(app, stdout); return 0;
+        default: usage(app, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument \"%s\"\n", app->name, argv[optind]);
+        usage(app, stderr);
+        return 2;
+    }
+
+    if (up_global_init() != 0) {
+        fprintf(stderr, "%s: cannot initialise libcurl\n", app->name);
+        return 1;
+    }
+    srv.app = app;
+    srv.config_path = path;
+    pthread_mutex_init(&srv.snap_lock, NULL);
+    srv.snap = snap_load(app, path, check ? stdout : stderr);
+    if (!srv.snap)
+        goto out;
+    if (check) {
+        printf("OK %s\n", srv.snap->cfg->sha256);
+        status = 0;
+        goto out;
+    }
+    g_srv = &srv;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    const struct bff_config *cfg = srv.snap->cfg;
+    srv.nworkers = cfg->workers ? cfg->workers : 1;
+    srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
+    if (!srv.workers)
+        goto out;
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        char err[256];
+        struct bff_worker *w = &srv.workers[i];
+        w->srv = &srv;
+        w->id = i;
+        w->snap = snap_ref(srv.snap);
+        w->listen_fd = server_listen(cfg->listen, 1, err, sizeof(err));
+        if (w->listen_fd < 0) {
+            fprintf(stderr, "%s: listen %s: %s\n", path, cfg->listen, err);
+            srv.nworkers = i + 1;
+            goto stop;
+        }
+        if (worker_start(w) != 0) {
+            fprintf(stderr, "%s: cannot start worker %u\n", app->name, i);
+            srv.nworkers = i + 1;
+            goto stop;
+        }
+    }
+    if (cfg->admin_listen) {
+        char err[256];
+        int  fd = server_listen(cfg->admin_listen, 0, err, sizeof(err));
+        if (fd < 0) {
+            fprintf(stderr, "%s: admin_listen %s: %s\n", path, cfg->admin_listen, err);
+            goto stop;
+        }
+        srv.admin = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_admin, &srv,
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+            MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_NOTIFY_COMPLETED, on_admin_done,
+            NULL, MHD_OPTION_END);
+        if (!srv.admin) {
+            close(fd);
+            fprintf(stderr, "%s: cannot start the admin listener\n", app->name);
+            goto stop;
+        }
+    }
+    atomic_store(&srv.ready, 1);
+    log_event("info", "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
+              app->name, BFF_VERSION, cfg->listen,
+              cfg->admin_listen ? cfg->admin_listen : "off", srv.nworkers, path,
+              cfg->sha256);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            reload(&srv, stderr);
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+    }
+
+    /* drain: not ready at once, stop accepting, let in-flight requests finish */
+    atomic_store(&srv.draining, 1);
+    log_event("info", "draining: up to %u ms for in-flight requests",
+              srv.snap->cfg->drain_timeout_ms);
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        atomic_store(&srv.workers[i].quiesce, 1);
+        worker_wake(&srv.workers[i]);
+    }
+    {
+        uint64_t deadline = bff_now_ms() + srv.snap->cfg->drain_timeout_ms;
+        for (;;) {
+            uint32_t busy = 0;
+            for (unsigned i = 0; i < srv.nworkers; i++)
+                busy += atomic_load(&srv.workers[i].in_flight);
+            if (busy == 0 || bff_now_ms() >= deadline)
+                break;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    status = 0;
+stop:
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        atomic_store(&srv.workers[i].stop, 1);
+        worker_wake(&srv.workers[i]);
+    }
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        struct bff_worker *w = &srv.workers[i];
+        if (w->thread)
+            pthread_join(w->thread, NULL);
+        else if (w->listen_fd > 0)
+            close(w->listen_fd);
+        snap_unref(w->snap);
+    }
+    if (srv.admin)
+        MHD_stop_daemon(srv.admin);
+    free(srv.workers);
+    if (status == 0)
+        log_event("info", "%s stopped", app->name);
+out:
+    if (srv.snap)
+        snap_unref(srv.snap);
+    pthread_mutex_destroy(&srv.snap_lock);
+    up_global_cleanup();
+    return status;
+}

@@ -1,1 +1,371 @@
-/* core/src/upstream.c — not written yet */
+/* core/src/upstream.c — every call to a service, on the worker's curl multi
+ *
+ * One CURLM per worker, driven by curl_multi_socket_action from the worker's
+ * epoll loop (curl's sockets and a timerfd for its timer sit in the same
+ * epoll set as the worker's libmicrohttpd daemon). Connections to services
+ * are kept alive in the multi handle's pool; easy handles are recycled per
+ * worker. Only DNS and TLS sessions are shared between workers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+
+#include <curl/curl.h>
+
+#include "bff/err.h"
+#include "bff/util.h"
+#include "internal.h"
+#include "worker_tags.h"
+
+#define EASY_POOL_MAX 256
+
+static CURLSH         *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+    (void)h, (void)a, (void)u;
+    pthread_mutex_lock(&share_locks[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *u)
+{
+    (void)h, (void)u;
+    pthread_mutex_unlock(&share_locks[d]);
+}
+
+int up_global_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return BFF_EIO;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&share_locks[i], NULL);
+    share = curl_share_init();
+    if (!share)
+        return BFF_ENOMEM;
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return 0;
+}
+
+void up_global_cleanup(void)
+{
+    if (share)
+        curl_share_cleanup(share);
+    share = NULL;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&share_locks[i]);
+    curl_global_cleanup();
+}
+
+/* curl tells us which sockets to watch; they go into the worker's epoll. */
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+{
+    struct bff_worker *w = userp;
+    struct epoll_event ev = {0};
+    (void)e;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (sockp)
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, s, NULL);
+        curl_multi_assign(w->multi, s, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.u64 = TAG_CURL | (uint64_t)(uint32_t)s;
+    if (!sockp) {
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+            epoll_ctl(w->epfd, EPOLL_CTL_MOD, s, &ev);
+        curl_multi_assign(w->multi, s, (void *)1);
+    } else {
+        epoll_ctl(w->epfd, EPOLL_CTL_MOD, s, &ev);
+    }
+    return 0;
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+    struct bff_worker *w = userp;
+    struct itimerspec  its = {0};
+    (void)m;
+
+    if (timeout_ms == 0) {
+        its.it_value.tv_nsec = 1; /* as soon as possible, from the loop */
+    } else if (timeout_ms > 0) {
+        its.it_value.tv_sec = timeout_ms / 1000;
+        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+    }
+    timerfd_settime(w->timerfd, 0, &its, NULL);
+    return 0;
+}
+
+int up_worker_init(struct bff_worker *w)
+{
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return BFF_ENOMEM;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, w);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, w);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 1024L);
+    w->multi = m;
+    w->easy_pool = calloc(EASY_POOL_MAX, sizeof(void *));
+    w->neasy_pool = 0;
+    return w->easy_pool ? 0 : BFF_ENOMEM;
+}
+
+void up_worker_cleanup(struct bff_worker *w)
+{
+    for (size_t i = 0; i < w->neasy_pool; i++)
+        curl_easy_cleanup(w->easy_pool[i]);
+    free(w->easy_pool);
+    w->easy_pool = NULL;
+    w->neasy_pool = 0;
+    if (w->multi)
+        curl_multi_cleanup(w->multi);
+    w->multi = NULL;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct up_call *c = ud;
+    size_t          len = size * n;
+
+    if (c->resp_len + len > c->max_body) {
+        c->result = UP_TOO_LARGE;
+        return 0; /* aborts the transfer */
+    }
+    if (c->resp_len + len + 1 > c->resp_cap) {
+        size_t cap = c->resp_cap ? c->resp_cap : 4096;
+        while (cap < c->resp_len + len + 1)
+            cap *= 2;
+        char *nb = realloc(c->resp_body, cap);
+        if (!nb)
+            return 0;
+        c->resp_body = nb;
+        c->resp_cap = cap;
+    }
+    memcpy(c->resp_body + c->resp_len, p, len);
+    c->resp_len += len;
+    c->resp_body[c->resp_len] = '\0';
+    return len;
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct up_call *c = ud;
+    size_t          len = size * n;
+    size_t          end = len;
+
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        c->nresp_headers = 0; /* a new header block (after 1xx) */
+        return len;
+    }
+    while (end > 0 && (p[end - 1] == '\r' || p[end - 1] == '\n'))
+        end--;
+    const char *colon = memchr(p, ':', end);
+    if (!colon || colon == p)
+        return len;
+    if (c->nresp_headers == c->hdr_cap) {
+        size_t            cap = c->hdr_cap ? c->hdr_cap * 2 : 16;
+        struct up_header *nh = bff_arena_alloc(c->arena, cap * sizeof(*nh));
+        if (!nh)
+            return 0;
+        if (c->nresp_headers)
+            memcpy(nh, c->resp_headers, c->nresp_headers * sizeof(*nh));
+        c->resp_headers = nh;
+        c->hdr_cap = cap;
+    }
+    const char *v = colon + 1;
+    while (v < p + end && (*v == ' ' || *v == '\t'))
+        v++;
+    struct up_header *h = &c->resp_headers[c->nresp_headers];
+    h->name = bff_arena_strndup(c->arena, p, (size_t)(colon - p));
+    h->value = bff_arena_strndup(c->arena, v, (size_t)(p + end - v));
+    if (!h->name || !h->value)
+        return 0;
+    c->nresp_headers++;
+    return len;
+}
+
+static CURL *easy_get(struct bff_worker *w)
+{
+    if (w->neasy_pool > 0) {
+        CURL *e = w->easy_pool[--w->neasy_pool];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+static void easy_put(struct bff_worker *w, CURL *e)
+{
+    if (w->neasy_pool < EASY_POOL_MAX)
+        w->easy_pool[w->neasy_pool++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+int up_call_start(struct bff_worker *w, struct up_call *c)
+{
+    struct curl_slist *hl = NULL;
+    CURL              *e = easy_get(w);
+
+    if (!e)
+        return BFF_ENOMEM;
+    c->w = w;
+    c->easy = e;
+    c->result = UP_OK;
+    c->status = 0;
+    c->resp_body = NULL;
+    c->resp_len = c->resp_cap = 0;
+    c->resp_headers = NULL;
+    c->nresp_headers = c->hdr_cap = 0;
+    c->start_us = bff_now_us();
+
+    for (size_t i = 0; i < c->nheaders; i++) {
+        struct curl_slist *n = curl_slist_append(hl, c->headers[i]);
+        if (!n)
+            goto fail;
+        hl = n;
+    }
+    /* curl must add nothing of its own that the service could misread. */
+    static const char *const quiet[] = {"Expect:", "Accept:", "Content-Type:"};
+    for (size_t i = 0; i < 3; i++) {
+        int have = 0;
+        size_t ql = strlen(quiet[i]);
+        for (size_t j = 0; j < c->nheaders; j++)
+            if (strncasecmp(c->headers[j], quiet[i], ql) == 0)
+                have = 1;
+        if (!have) {
+            struct curl_slist *n = curl_slist_append(hl, quiet[i]);
+            if (!n)
+                goto fail;
+            hl = n;
+        }
+    }
+
+    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, share);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->head) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(c->method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
+        if (c->body_len > 0 || strcmp(c->method, "POST") == 0 ||
+            strcmp(c->method, "PUT") == 0 || strcmp(c->method, "PATCH") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+        }
+    }
+    /* the list lives as long as the transfer: park it with the call */
+    c->headers_slist = hl;
+    if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
+        goto fail;
+    c->running = 1;
+    return 0;
+fail:
+    curl_slist_free_all(hl);
+    c->headers_slist = NULL;
+    easy_put(w, e);
+    c->easy = NULL;
+    return BFF_ENOMEM;
+}
+
+static void release(struct up_call *c)
+{
+    if (c->easy) {
+        curl_multi_remove_handle(c->w->multi, c->easy);
+        easy_put(c->w, c->easy);
+        c->easy = NULL;
+    }
+    curl_slist_free_all(c->headers_slist);
+    c->headers_slist = NULL;
+    c->running = 0;
+}
+
+void up_call_cancel(struct up_call *c)
+{
+    if (!c->running)
+        return;
+    release(c);
+    free(c->resp_body);
+    c->resp_body = NULL;
+}
+
+void up_call_cleanup(struct up_call *c)
+{
+    free(c->resp_body);
+    c->resp_body = NULL;
+}
+
+static void finish(struct up_call *c, CURLcode rc)
+{
+    long status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    c->status = (int)status;
+    c->ms = (double)(bff_now_us() - c->start_us) / 1000.0;
+    if (rc == CURLE_OK) {
+        c->result = UP_OK;
+    } else if (c->result == UP_TOO_LARGE) {
+        /* set by write_cb */
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        c->result = UP_TIMEOUT;
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        c->result = UP_CONNECT;
+    } else {
+        c->result = UP_BROKEN;
+    }
+    if (c->result != UP_OK)
+        c->status = 0;
+    release(c);
+    c->done(c);
+}
+
+static void drain_done(struct bff_worker *w)
+{
+    CURLMsg *msg;
+    int      left;
+    while ((msg = curl_multi_info_read(w->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct up_call *c = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        if (c)
+            finish(c, msg->data.result);
+    }
+}
+
+void up_worker_event(struct bff_worker *w, int fd, uint32_t events)
+{
+    int running = 0;
+    if (fd < 0) {
+        curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    } else {
+        int flags = 0;
+        if (events & EPOLLIN)
+            flags |= CURL_CSELECT_IN;
+        if (events & EPOLLOUT)
+            flags |= CURL_CSELECT_OUT;
+        if (events & (EPOLLERR | EPOLLHUP))
+            flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(w->multi, fd, flags, &running);
+    }
+    drain_done(w);
+}

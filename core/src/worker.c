@@ -1,1 +1,192 @@
-/* core/src/worker.c — not written yet */
+/* core/src/worker.c — one event loop per core
+ *
+ * Each worker owns an epoll set holding: its libmicrohttpd daemon's epoll fd
+ * (external-epoll mode, its own SO_REUSEPORT listen socket), its curl multi
+ * handle's sockets, a timerfd for curl's timer and an eventfd for wake-ups
+ * (stop, drain, reload). Everything a request touches runs on this thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "bff/err.h"
+#include "internal.h"
+#include "worker_tags.h"
+
+int server_worker_daemon(struct bff_worker *w);
+void server_worker_abort_all(struct bff_worker *w);
+
+uint64_t worker_rand(struct bff_worker *w)
+{
+    /* xorshift64*: ids and span ids only, never secrets */
+    uint64_t x = w->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+void worker_wake(struct bff_worker *w)
+{
+    uint64_t one = 1;
+    if (w->wakefd >= 0) {
+        ssize_t n = write(w->wakefd, &one, sizeof(one));
+        (void)n;
+    }
+}
+
+/* Parses "host:port" ("127.0.0.1:8080", "localhost:80", "[::1]:8080"),
+ * binds and listens. Returns the fd or -1 with a reason in @err. */
+int server_listen(const char *hostport, int reuseport, char *err, size_t errlen)
+{
+    char             host[256];
+    const char      *colon = strrchr(hostport, ':');
+    struct addrinfo  hints = {0}, *ai = NULL;
+    int              fd = -1, one = 1;
+
+    if (!colon || (size_t)(colon - hostport) >= sizeof(host)) {
+        snprintf(err, errlen, "expected HOST:PORT");
+        return -1;
+    }
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = '\0';
+    if (host[0] == '[') {
+        size_t l = strlen(host);
+        if (l < 2 || host[l - 1] != ']') {
+            snprintf(err, errlen, "bad IPv6 literal");
+            return -1;
+        }
+        memmove(host, host + 1, l - 2);
+        host[l - 2] = '\0';
+    }
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        goto fail;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0)
+        goto fail;
+    freeaddrinfo(ai);
+    return fd;
+fail:
+    snprintf(err, errlen, "%s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return -1;
+}
+
+int worker_start(struct bff_worker *w)
+{
+    struct epoll_event ev = {0};
+
+    if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
+        w->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)w;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->epfd < 0 || w->timerfd < 0 || w->wakefd < 0)
+        return BFF_EIO;
+    if (up_worker_init(w) != 0 || server_worker_daemon(w) != 0)
+        return BFF_EIO;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di)
+        return BFF_EIO;
+    ev.events = EPOLLIN;
+    ev.data.u64 = TAG_MHD;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev) != 0)
+        return BFF_EIO;
+    ev.data.u64 = TAG_TIMER;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->timerfd, &ev) != 0)
+        return BFF_EIO;
+    ev.data.u64 = TAG_WAKE;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) != 0)
+        return BFF_EIO;
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        w->thread = 0;
+        return BFF_EIO;
+    }
+    return 0;
+}
+
+struct bff_snapshot *server_current_snapshot(struct bff_server *srv);
+
+static void on_wake(struct bff_worker *w)
+{
+    uint64_t v;
+    ssize_t  n = read(w->wakefd, &v, sizeof(v));
+    (void)n;
+    if (atomic_exchange(&w->reload, 0)) {
+        struct bff_snapshot *s = server_current_snapshot(w->srv);
+        snap_unref(w->snap);
+        w->snap = s;
+    }
+    if (atomic_exchange(&w->quiesce, 0) && w->listen_fd >= 0) {
+        MHD_socket fd = MHD_quiesce_daemon(w->mhd);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        w->listen_fd = -1;
+    }
+}
+
+void *worker_main(void *arg)
+{
+    struct bff_worker *w = arg;
+    struct epoll_event evs[128];
+
+    while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+        MHD_UNSIGNED_LONG_LONG mto = 0;
+        int                    timeout = 1000;
+        if (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto < 1000)
+            timeout = (int)mto;
+        int n = epoll_wait(w->epfd, evs, 128, timeout);
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64 & TAG_MASK;
+            if (tag == TAG_CURL) {
+                up_worker_event(w, (int)(uint32_t)evs[i].data.u64, evs[i].events);
+            } else if (tag == TAG_TIMER) {
+                uint64_t exp;
+                ssize_t  r = read(w->timerfd, &exp, sizeof(exp));
+                (void)r;
+                up_worker_event(w, -1, 0);
+            } else if (tag == TAG_WAKE) {
+                on_wake(w);
+            }
+        }
+        MHD_run(w->mhd);
+    }
+
+    /* stopping: answer whatever still waits, then let the daemon close it all */
+    server_worker_abort_all(w);
+    MHD_run(w->mhd);
+    MHD_stop_daemon(w->mhd);
+    w->mhd = NULL;
+    up_worker_cleanup(w);
+    close(w->epfd);
+    close(w->timerfd);
+    close(w->wakefd);
+    w->wakefd = -1;
+    w->listen_fd = -1; /* closed by MHD_stop_daemon or at quiesce */
+    return NULL;
+}

@@ -1,1 +1,376 @@
-/* tests/e2e/harness.c — not written yet */
+/* tests/e2e/harness.c — start real binaries on free loopback ports, talk HTTP */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+int h_free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+const char *h_tmpdir(void)
+{
+    static char buf[8][128];
+    static int  i;
+    char       *d = buf[i++ % 8];
+    snprintf(d, sizeof(buf[0]), "/tmp/portico-e2e-XXXXXX");
+    return mkdtemp(d);
+}
+
+void h_cleanup_dir(const char *dir)
+{
+    char cmd[300];
+    if (!dir || strncmp(dir, "/tmp/portico-e2e-", 17) != 0)
+        return;
+    if (getenv("KEEP_TMP"))
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    int rc = system(cmd);
+    (void)rc;
+}
+
+char *h_write(const char *dir, const char *name, const char *content)
+{
+    static char path[8][512];
+    static int  i;
+    char       *p = path[i++ % 8];
+    snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f)
+        return NULL;
+    fputs(content, f);
+    fclose(f);
+    return p;
+}
+
+const char *h_bin(const char *rel)
+{
+    static char path[8][512];
+    static int  i;
+    char       *p = path[i++ % 8];
+    const char *root = getenv("BFF_BUILD_ROOT");
+    snprintf(p, sizeof(path[0]), "%s/%s", root ? root : "build", rel);
+    return p;
+}
+
+int h_spawn(struct h_proc *p, const char *name, char *const argv[], const char *logdir)
+{
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->log, sizeof(p->log), "%s/%s.log", logdir, name);
+    p->pid = fork();
+    if (p->pid < 0)
+        return -1;
+    if (p->pid == 0) {
+        int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return 0;
+}
+
+int h_stop(struct h_proc *p)
+{
+    int status = 0;
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid) {
+            p->pid = 0;
+            if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+            return 128 + WTERMSIG(status);
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &status, 0);
+    p->pid = 0;
+    return -1;
+}
+
+struct buf {
+    char  *p;
+    size_t n;
+};
+
+static size_t collect(char *d, size_t s, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    char       *np = realloc(b->p, b->n + s * n + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->n, d, s * n);
+    b->n += s * n;
+    b->p[b->n] = '\0';
+    return s * n;
+}
+
+static size_t collect_hdr(char *d, size_t s, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    if (s * n >= 5 && memcmp(d, "HTTP/", 5) == 0) {
+        free(b->p);
+        b->p = NULL;
+        b->n = 0;
+    }
+    return collect(d, s, n, ud);
+}
+
+int h_http(const char *method, const char *url, const char *const *headers,
+           const char *body, struct h_resp *out)
+{
+    CURL              *e = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    struct buf         b = {0}, h = {0};
+    CURLcode           rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!e)
+        return -1;
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_hdr);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(e);
+    out->body = b.p ? b.p : strdup("");
+    out->len = b.n;
+    out->headers = h.p ? h.p : strdup("");
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+const char *h_header(const struct h_resp *r, const char *name)
+{
+    static char val[4096];
+    size_t      nl = strlen(name);
+    const char *p = r->headers;
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t      len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = (size_t)(p + len - v);
+            if (vl >= sizeof(val))
+                vl = sizeof(val) - 1;
+            memcpy(val, v, vl);
+            val[vl] = '\0';
+            return val;
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+    return NULL;
+}
+
+void h_resp_free(struct h_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+int h_wait_status(const char *url, long want, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        struct h_resp r;
+        int           rc = h_http("GET", url, NULL, NULL, &r);
+        long          st = r.status;
+        h_resp_free(&r);
+        if (rc == 0 && st == want)
+            return 0;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+char *h_run(const char *cmd)
+{
+    FILE      *f = popen(cmd, "r");
+    struct buf b = {0};
+    char       chunk[4096];
+    size_t     n;
+    if (!f)
+        return NULL;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        collect(chunk, 1, n, &b);
+    int st = pclose(f);
+    if (st != 0) {
+        free(b.p);
+        return NULL;
+    }
+    while (b.p && b.n > 0 && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == '\r'))
+        b.p[--b.n] = '\0';
+    return b.p ? b.p : strdup("");
+}
+
+int h_shop_start(struct h_shop *s, const char *dir, const char *signing_key_file)
+{
+    char u[16], o[16], i[16], c[16], url[128];
+    s->users = h_free_port();
+    s->orders = h_free_port();
+    s->inventory = h_free_port();
+    s->control = h_free_port();
+    snprintf(u, sizeof(u), "%d", s->users);
+    snprintf(o, sizeof(o), "%d", s->orders);
+    snprintf(i, sizeof(i), "%d", s->inventory);
+    snprintf(c, sizeof(c), "%d", s->control);
+    char *argv[16] = {(char *)h_bin("demo/shop-services"),
+                      "--users-port", u, "--orders-port", o, "--inventory-port", i,
+                      "--control-port", c, NULL, NULL, NULL};
+    if (signing_key_file) {
+        argv[9] = "--signing-key";
+        argv[10] = (char *)signing_key_file;
+    }
+    if (h_spawn(&s->proc, "shop-services", argv, dir) != 0)
+        return -1;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", s->control);
+    if (h_wait_status(url, 200, 10000) != 0)
+        return -1;
+    const int ports[3] = {s->users, s->orders, s->inventory};
+    for (int k = 0; k < 3; k++) {
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", ports[k]);
+        if (h_wait_status(url, 200, 10000) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int h_fault(struct h_shop *s, const char *service, const char *query)
+{
+    char          url[512];
+    struct h_resp r;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/fault/%s%s%s", s->control, service,
+             query && *query ? "?" : "", query ? query : "");
+    int rc = h_http("POST", url, NULL, "", &r);
+    long st = r.status;
+    h_resp_free(&r);
+    return rc == 0 && st == 200 ? 0 : -1;
+}
+
+long h_shop_requests(struct h_shop *s, const char *service)
+{
+    char          url[256];
+    struct h_resp r;
+    long          n = -1;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats/%s", s->control, service);
+    if (h_http("GET", url, NULL, NULL, &r) == 0 && r.status == 200) {
+        const char *p = strstr(r.body, "\"requests\"");
+        if (p && (p = strchr(p, ':')))
+            n = strtol(p + 1, NULL, 10);
+    }
+    h_resp_free(&r);
+    return n;
+}
+
+int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *yaml,
+                const struct h_shop *shop)
+{
+    char text[16384], url[128], name[64];
+    b->port = h_free_port();
+    b->admin = h_free_port();
+    snprintf(text, sizeof(text), yaml, b->port, b->admin, shop ? shop->users : 1,
+             shop ? shop->orders : 1, shop ? shop->inventory : 1);
+    snprintf(name, sizeof(name), "%s-%d.yaml", strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin,
+             b->port);
+    /* "@DIR@" in the template stands for the test's folder */
+    char   final[20000];
+    size_t o = 0;
+    for (const char *q = text; *q && o + 300 < sizeof(final);) {
+        if (strncmp(q, "@DIR@", 5) == 0) {
+            o += (size_t)snprintf(final + o, sizeof(final) - o, "%s", dir);
+            q += 5;
+        } else {
+            final[o++] = *q++;
+        }
+    }
+    final[o] = '\0';
+    char *p = h_write(dir, name, final);
+    if (!p)
+        return -1;
+    snprintf(b->config, sizeof(b->config), "%s", p);
+    char *argv[] = {(char *)h_bin(bin), "--config", b->config, NULL};
+    snprintf(name, sizeof(name), "%s-%d", strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin,
+             b->port);
+    if (h_spawn(&b->proc, name, argv, dir) != 0)
+        return -1;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", b->admin);
+    return h_wait_status(url, 200, 10000);
+}
+
+int h_keys_make(struct h_keys *k, const char *dir)
+{
+    char cmd[2048];
+    snprintf(k->key, sizeof(k->key), "%s/jwt-key.pem", dir);
+    snprintf(k->jwks, sizeof(k->jwks), "%s/jwks.json", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '%s' "
+             "2>/dev/null && '%s' --jwks --key '%s' --kid e2e > '%s'",
+             k->key, h_bin("demo/bff-token"), k->key, k->jwks);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+char *h_token(const struct h_keys *k, const char *sub, const char *roles, const char *extra)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' --key '%s' --kid e2e --sub '%s' --roles '%s' %s",
+             h_bin("demo/bff-token"), k->key, sub, roles, extra ? extra : "");
+    return h_run(cmd);
+}

@@ -66,6 +66,13 @@ struct json_object *bff_agg_partial(struct bff_agg *a);
  * (caller owns it), for endpoints that show their timings. */
 struct json_object *bff_agg_timings(struct bff_agg *a);
 
+/* Small json-c helpers for shaping answers. bff_json_str: the string at
+ * @key of object @o, or NULL (missing, not a string, @o NULL); borrowed from
+ * @o. bff_json_ref: a new reference to the value at @key (NULL if missing),
+ * ready to be added to another object. */
+const char *bff_json_str(json_object *o, const char *key);
+json_object *bff_json_ref(json_object *o, const char *key);
+
 /* Answers with @body (takes ownership; serialized compactly) and ends the
  * request. The core adds Server-Timing and the request's standard headers. */
 void bff_agg_respond_json(struct bff_agg *a, int status, struct json_object *body);

@@ -1,0 +1,267 @@
+/* core/src/internal.h — types shared by the server, worker, upstream, proxy and
+ * aggregation modules. Not part of the public face: BFF directories never
+ * include it. MHD and curl types stay opaque here; only server.c/worker.c
+ * touch libmicrohttpd and only upstream.c touches curl. */
+#ifndef BFF_INTERNAL_H
+#define BFF_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bff/arena.h"
+#include "bff/config.h"
+#include "bff/endpoint.h"
+#include "bff/jwt.h"
+#include "bff/router.h"
+#include "bff/server.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+struct bff_worker;
+struct bff_request;
+
+/* ---- config snapshot: immutable, reference counted -------------------- */
+
+struct bff_service_rt {
+    const struct bff_service_conf *conf;
+    _Atomic uint32_t               in_flight; /* bulkhead, over all workers */
+};
+
+struct bff_snapshot {
+    _Atomic unsigned        refs;
+    struct bff_config      *cfg;
+    struct bff_router      *router;
+    struct bff_service_rt  *services; /* cfg->nservices */
+    struct bff_keyset      *keys;     /* NULL when auth.jwt is off */
+    struct bff_jwt_policy   policy;
+    uint8_t                *sign_key; /* NULL when forwarding unsigned */
+    size_t                  sign_keylen;
+};
+
+struct bff_snapshot *snap_ref(struct bff_snapshot *s);
+void snap_unref(struct bff_snapshot *s);
+
+/* ---- upstream calls (upstream.c) --------------------------------------- */
+
+enum up_result {
+    UP_OK = 0,       /* an HTTP answer arrived (any status) */
+    UP_TIMEOUT,      /* connect or whole-call deadline passed */
+    UP_CONNECT,      /* refused / unreachable */
+    UP_TOO_LARGE,    /* answer body past the cap */
+    UP_BROKEN,       /* closed mid-answer, bad framing, other transport error */
+};
+
+struct up_header {
+    const char *name;  /* request memory */
+    const char *value;
+};
+
+struct up_call {
+    /* inputs, owned by the caller, stable until done() */
+    const char        *method;
+    const char        *url;
+    const char *const *headers;   /* "Name: value" lines */
+    size_t             nheaders;
+    const char        *body;
+    size_t             body_len;
+    uint32_t           connect_timeout_ms;
+    uint32_t           timeout_ms;
+    size_t             max_body;  /* answer cap */
+    int                head;      /* HEAD request: no body expected */
+    void             (*done)(struct up_call *c);
+    void              *ud;
+    struct bff_arena  *arena;     /* answer headers are allocated here */
+
+    /* outputs, valid in done() */
+    enum up_result     result;
+    int                status;
+    char              *resp_body; /* malloc'd; done() may take it (set NULL) */
+    size_t             resp_len;
+    struct up_header  *resp_headers;
+    size_t             nresp_headers;
+    double             ms;        /* wall time of the call */
+
+    /* private */
+    void              *easy;
+    void              *headers_slist;
+    struct bff_worker *w;
+    size_t             resp_cap;
+    size_t             hdr_cap;
+    uint64_t           start_us;
+    int                running;
+};
+
+/* Starts @c on worker @w's multi handle. Returns 0 and later calls c->done
+ * exactly once on @w's thread (never from inside this call), or a negative
+ * bff_err and never calls it. */
+int up_call_start(struct bff_worker *w, struct up_call *c);
+/* Stops a running call; done() is not called. Frees c->resp_body. */
+void up_call_cancel(struct up_call *c);
+/* Frees what a finished call still holds (c->resp_body). */
+void up_call_cleanup(struct up_call *c);
+
+int up_worker_init(struct bff_worker *w);
+void up_worker_cleanup(struct bff_worker *w);
+/* Drives curl after epoll reported @fd (or fd -1: the timer fired). */
+void up_worker_event(struct bff_worker *w, int fd, uint32_t events);
+int up_global_init(void);
+void up_global_cleanup(void);
+
+/* ---- workers ------------------------------------------------------------ */
+
+struct bff_server {
+    const struct bff_app *app;
+    const char           *config_path;
+    pthread_mutex_t       snap_lock;   /* guards snap (not on the request path) */
+    struct bff_snapshot  *snap;
+    struct bff_worker    *workers;
+    unsigned              nworkers;
+    _Atomic int           draining;
+    _Atomic int           ready;
+    _Atomic uint64_t      reloads;
+    _Atomic uint64_t      reloads_rejected;
+    struct MHD_Daemon    *admin;
+};
+
+struct bff_worker {
+    struct bff_server   *srv;
+    unsigned             id;
+    pthread_t            thread;
+    int                  epfd;
+    int                  timerfd;     /* curl's timer */
+    int                  wakefd;      /* eventfd: stop / reload / drain */
+    int                  listen_fd;
+    struct MHD_Daemon   *mhd;
+    void                *multi;       /* CURLM */
+    struct bff_snapshot *snap;        /* this worker's config; swapped on wake */
+    _Atomic int          stop;
+    _Atomic int          quiesce;
+    _Atomic int          reload;
+    _Atomic uint32_t     in_flight;   /* requests not yet completed */
+    struct bff_request  *requests;    /* live requests (for stop) */
+    uint64_t             rng;
+    void               **easy_pool;   /* idle curl handles */
+    size_t               neasy_pool;
+};
+
+void worker_wake(struct bff_worker *w);
+int worker_start(struct bff_worker *w);
+void *worker_main(void *arg);
+uint64_t worker_rand(struct bff_worker *w);
+
+/* ---- one client request --------------------------------------------------- */
+
+struct bff_hdr {
+    const char *name;
+    const char *value;
+};
+
+struct bff_request {
+    struct bff_worker           *w;
+    struct bff_snapshot         *snap;
+    struct MHD_Connection       *conn;
+    struct bff_arena             arena;
+    struct bff_request          *prev, *next;
+    uint64_t                     start_us;
+    const char                  *method;
+    uint32_t                     mbit;
+    char                        *raw_uri;
+    char                        *path;      /* normalized */
+    size_t                       path_len;
+    const char                  *query;     /* raw, without '?'; NULL if none */
+    int                          route_idx; /* -1 = none */
+    const struct bff_route_conf *route;
+    struct bff_route_params      params;
+    size_t                       prefix_len;
+    char                         request_id[129];
+    char                         trace_id[33];
+    char                         client_ip[64];
+    int                          authenticated;
+    struct bff_identity          ident;
+    char                        *body;       /* malloc'd, bounded by max_body */
+    size_t                       body_len, body_cap;
+    int                          body_too_large;
+    int                          started;
+    int                          suspended;
+    int                          answered;   /* a response is set */
+    void                        *resp;       /* struct MHD_Response * */
+    int                          status;
+    size_t                       bytes_out;
+    char                        *timings;    /* for the access log */
+    struct up_call              *proxy;
+    struct bff_agg              *agg;
+};
+
+/* The value of request header @name, or NULL. Borrowed for the request. */
+const char *req_header(struct bff_request *r, const char *name);
+/* Calls @fn for every request header, in order; stops when it returns 0. */
+void req_each_header(struct bff_request *r,
+                     int (*fn)(void *cls, const char *name, const char *value),
+                     void *cls);
+
+/* Answers @r with @status and body @body (@len bytes; @body_malloced 1 when
+ * it is a malloc'd buffer the response now owns, 0 when it lives in the
+ * request's arena or is static). @hdrs (may be NULL) are added as given;
+ * X-Request-Id and the standard headers are added here. Callable from the
+ * access handler or from an upstream completion (it resumes the connection).
+ * A request answers once; later calls are ignored. */
+void req_respond(struct bff_request *r, int status, const char *content_type,
+                 char *body, size_t len, int body_malloced,
+                 const struct bff_hdr *hdrs, size_t nhdrs);
+/* Answers with an RFC 9457 problem+json body. */
+void req_problem(struct bff_request *r, int status, const char *detail,
+                 const struct bff_hdr *hdrs, size_t nhdrs);
+/* Suspends the connection while upstream calls run. */
+void req_suspend(struct bff_request *r);
+
+/* A fresh 16-byte id as 32 lowercase hex digits. */
+void req_new_id(struct bff_worker *w, char out[33]);
+/* "00-<trace>-<new span>-01" for one upstream call, in request memory. */
+const char *req_child_traceparent(struct bff_request *r);
+/* Appends "name;dur=12.3[;desc=\"x\"]" to the request's timings. */
+void req_add_timing(struct bff_request *r, const char *name, double ms,
+                    const char *desc);
+
+/* ---- problem+json (problem.c) ------------------------------------------- */
+
+const char *bff_status_title(int status);
+/* The problem body for @r in its arena; sets *len. */
+char *problem_body(struct bff_arena *a, int status, const char *detail,
+                   const char *instance, const char *request_id, size_t *len);
+/* Appends @s JSON-escaped (without quotes) to @out (cap bytes incl. NUL);
+ * returns the new length or cap when truncated. */
+size_t json_escape(char *out, size_t cap, size_t len, const char *s);
+
+/* ---- route kinds ------------------------------------------------------- */
+
+/* Proxy route: forwards @r to its service. */
+void proxy_start(struct bff_request *r);
+/* Aggregation route: runs the endpoint's stages. */
+void agg_start(struct bff_request *r);
+/* Cancels an aggregation's pending calls (client gone or shutting down). */
+void agg_cancel(struct bff_request *r);
+/* Builds the upstream identity headers for @r into @out ("Name: value"
+ * lines in request memory), for a call of @method on @path_query.
+ * Returns how many were written (at most 6). */
+size_t identity_headers(struct bff_request *r, const char *method,
+                        const char *path_query, const char **out);
+
+/* Static route: serves a file under the route's folder (static.c). */
+void static_serve(struct bff_request *r);
+
+/* server.c for worker.c */
+int server_listen(const char *hostport, int reuseport, char *err, size_t errlen);
+int server_worker_daemon(struct bff_worker *w);
+void server_worker_abort_all(struct bff_worker *w);
+struct bff_snapshot *server_current_snapshot(struct bff_server *srv);
+
+/* ---- access log (log.c) -------------------------------------------------- */
+
+void log_access(struct bff_request *r);
+/* One JSON line for operators: level "info"/"warn"/"error", a message. */
+void log_event(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

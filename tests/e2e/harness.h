@@ -1,0 +1,80 @@
+/* tests/e2e/harness.h — start real binaries on free loopback ports, talk HTTP */
+#ifndef BFF_E2E_HARNESS_H
+#define BFF_E2E_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct h_proc {
+    pid_t pid;
+    char  name[64];
+    char  log[512];
+};
+
+struct h_resp {
+    long   status;
+    char  *body;
+    size_t len;
+    char  *headers; /* raw header block of the last response */
+};
+
+/* A free TCP port on 127.0.0.1 (bound, read, closed). */
+int h_free_port(void);
+/* A fresh temporary folder (removed by h_cleanup_dir). */
+const char *h_tmpdir(void);
+void h_cleanup_dir(const char *dir);
+/* Writes @content to @dir/@name; returns the path (static buffer per call: copy it). */
+char *h_write(const char *dir, const char *name, const char *content);
+/* Path of a built binary ("bff-mobile/bff-mobile") under $BFF_BUILD_ROOT. */
+const char *h_bin(const char *rel);
+
+/* Starts @argv with stdout+stderr to @p->log. Returns 0 or -1. */
+int h_spawn(struct h_proc *p, const char *name, char *const argv[], const char *logdir);
+/* SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status (or -1,
+ * or 128+signal). */
+int h_stop(struct h_proc *p);
+/* Polls GET @url until it answers @want, at most @timeout_ms. Returns 0 or -1. */
+int h_wait_status(const char *url, long want, int timeout_ms);
+
+/* One HTTP request; @headers is a NULL-terminated list of "Name: value". */
+int h_http(const char *method, const char *url, const char *const *headers,
+           const char *body, struct h_resp *out);
+/* The value of response header @name (case-insensitive), in a static buffer. */
+const char *h_header(const struct h_resp *r, const char *name);
+void h_resp_free(struct h_resp *r);
+/* Runs a shell command and returns its stdout (malloc'd, trailing newline cut). */
+char *h_run(const char *cmd);
+
+/* The demo shop on four free ports. */
+struct h_shop {
+    struct h_proc proc;
+    int           users, orders, inventory, control;
+};
+int h_shop_start(struct h_shop *s, const char *dir, const char *signing_key_file);
+/* POST /fault/@service?@query on the control port ("" clears it). */
+int h_fault(struct h_shop *s, const char *service, const char *query);
+/* GET /stats/@service: the "requests" count, or -1. */
+long h_shop_requests(struct h_shop *s, const char *service);
+
+/* A BFF with config @yaml (written into @dir) on free ports. The yaml is a
+ * printf template taking, in order: listen port, admin port, users port,
+ * orders port, inventory port (as %1$d … %5$d); "@DIR@" becomes @dir. */
+struct h_bff {
+    struct h_proc proc;
+    int           port, admin;
+    char          config[512];
+};
+int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *yaml,
+                const struct h_shop *shop);
+
+/* A key pair, JWKS and token minting through bff-token (and openssl). */
+struct h_keys {
+    char key[512];  /* private key PEM */
+    char jwks[512]; /* JWKS file */
+};
+int h_keys_make(struct h_keys *k, const char *dir);
+/* A token for @sub with @roles (comma list) and extra bff-token flags. */
+char *h_token(const struct h_keys *k, const char *sub, const char *roles,
+              const char *extra);
+
+#endif
