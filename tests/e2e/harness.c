@@ -374,3 +374,26 @@ char *h_token(const struct h_keys *k, const char *sub, const char *roles, const 
              h_bin("demo/bff-token"), k->key, sub, roles, extra ? extra : "");
     return h_run(cmd);
 }
+
+int h_schema_valid(const char *schema, const char *json)
+{
+    char        path[] = "/tmp/portico-json-XXXXXX";
+    char        cmd[1024];
+    const char *src = getenv("BFF_SRC_ROOT");
+    int         fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(json);
+    if (write(fd, json, len) != (ssize_t)len) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    close(fd);
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 '%s/tests/schema/validate.py' '%s/shared-schemas/%s' '%s'",
+             src ? src : ".", src ? src : ".", schema, path);
+    int rc = system(cmd);
+    unlink(path);
+    return rc == 0 ? 0 : -1;
+}

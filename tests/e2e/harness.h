@@ -77,4 +77,8 @@ int h_keys_make(struct h_keys *k, const char *dir);
 char *h_token(const struct h_keys *k, const char *sub, const char *roles,
               const char *extra);
 
+/* Validates @json against shared-schemas/@schema with python3-jsonschema.
+ * Returns 0 when valid (errors go to stderr). */
+int h_schema_valid(const char *schema, const char *json);
+
 #endif

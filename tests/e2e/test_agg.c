@@ -78,6 +78,7 @@ START_TEST(order_screen_has_the_spec_shape)
         "{\"sku\":\"SKU-2\",\"name\":\"Mug\",\"qty\":2,\"in_stock\":true}],"
         "\"partial\":[]}");
     ck_assert_msg(json_object_equal(j, expect), "got %s", r.body);
+    ck_assert_int_eq(h_schema_valid("bff-mobile.order-screen.schema.json", r.body), 0);
     const char *st = h_header(&r, "Server-Timing");
     ck_assert_ptr_nonnull(st);
     ck_assert_ptr_nonnull(strstr(st, "orders;dur="));
@@ -111,6 +112,7 @@ START_TEST(slow_optional_part_is_partial)
     ck_assert_ptr_null(in_stock);
     ck_assert_ptr_nonnull(strstr(h_header(&r, "Server-Timing"), "inventory;dur="));
     ck_assert_ptr_nonnull(strstr(h_header(&r, "Server-Timing"), "desc=\"timeout\""));
+    ck_assert_int_eq(h_schema_valid("bff-mobile.order-screen.schema.json", r.body), 0);
     json_object_put(j);
     h_resp_free(&r);
 }
@@ -149,6 +151,7 @@ START_TEST(unknown_or_foreign_order_is_404)
     struct h_resp r;
     ck_assert_int_eq(get(&mobile, "/v1/order-screen/o-999", token, &r), 0);
     assert_problem(&r, 404);
+    ck_assert_int_eq(h_schema_valid("problem.schema.json", r.body), 0);
     h_resp_free(&r);
 }
 END_TEST
@@ -189,6 +192,7 @@ START_TEST(web_order_details_are_whole)
     ck_assert(json_object_object_get_ex(timings, "inventory", NULL));
     ck_assert(json_object_object_get_ex(j, "partial", &partial));
     ck_assert_int_eq((int)json_object_array_length(partial), 0);
+    ck_assert_int_eq(h_schema_valid("bff-web.order-details.schema.json", r.body), 0);
     json_object_put(j);
     h_resp_free(&r);
 }
@@ -206,6 +210,7 @@ START_TEST(web_marks_missing_customer)
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(partial, 0)), "users");
     json_object_object_get_ex(j, "customer", &customer);
     ck_assert_ptr_null(customer);
+    ck_assert_int_eq(h_schema_valid("bff-web.order-details.schema.json", r.body), 0);
     json_object_put(j);
     h_resp_free(&r);
 }

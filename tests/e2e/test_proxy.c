@@ -300,6 +300,36 @@ START_TEST(sane_request_id_kept_insane_replaced)
 }
 END_TEST
 
+START_TEST(demo_services_match_their_schemas)
+{
+    static const struct {
+        const char *schema;
+        int         which;
+        const char *path;
+    } cases[] = {
+        {"users.user.schema.json", 0, "/users/4412"},
+        {"orders.order.schema.json", 1, "/orders/o-1"},
+        {"orders.list.schema.json", 1, "/orders?user_id=4412&limit=2"},
+        {"inventory.record.schema.json", 2, "/inventory/SKU-1"},
+        {"inventory.batch.schema.json", 2, "/inventory?skus=SKU-1,SKU-2,NOPE"},
+    };
+    const char *hdrs[] = {"X-User-Id: 4412", "X-User-Roles: customer", NULL};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char          u[256];
+        struct h_resp r;
+        int port = cases[i].which == 0 ? shop.users
+                   : cases[i].which == 1 ? shop.orders
+                                         : shop.inventory;
+        snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", port, cases[i].path);
+        ck_assert_int_eq(h_http("GET", u, hdrs, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_msg(h_schema_valid(cases[i].schema, r.body) == 0, "%s: %s",
+                      cases[i].path, r.body);
+        h_resp_free(&r);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_proxy");
@@ -319,6 +349,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dot_segments_cannot_escape_a_route);
     tcase_add_test(tc, missing_token_is_401_with_challenge);
     tcase_add_test(tc, sane_request_id_kept_insane_replaced);
+    tcase_add_test(tc, demo_services_match_their_schemas);
     suite_add_tcase(s, tc);
     return s;
 }
