@@ -21,6 +21,18 @@ struct bff_rl_verdict {
 void bff_gcra(const struct bff_rate *rate, uint64_t now_ms, uint64_t *tat,
               struct bff_rl_verdict *out);
 
+/* The same step on a state kept in nanoseconds (@now_ms is still in ms).
+ * bff_gcra() rounds its ms state up after every step, so a rate whose
+ * interval period/count is not a whole number of ms is enforced as one per
+ * ceil(interval) ms (3/s as one per 334 ms; 5000/s as 1000/s after the
+ * burst); this variant is exact to the ns and is what the in-memory store
+ * uses. A shared store should keep this state too. Rate count 0 or period 0
+ * means unlimited for both: allowed, every other verdict field 0, state
+ * untouched. Times past about 146 years of ms are clamped.
+ * (Addition to the original contract.) */
+void bff_gcra_ns(const struct bff_rate *rate, uint64_t now_ms, uint64_t *tat_ns,
+                 struct bff_rl_verdict *out);
+
 struct bff_ratelimiter; /* the in-memory store: sharded, bounded */
 
 /* @max_keys: hard cap on remembered keys over all shards. */

@@ -29,6 +29,17 @@ struct bff_router; /* immutable once built; safe to share between threads */
 struct bff_router *bff_router_new(const struct bff_route_conf *routes, size_t n);
 void bff_router_free(struct bff_router *r);
 
+/* Checks one route pattern by the rules bff_router_new() applies, so config
+ * validation can report FILE:LINE:COL. A pattern starts with '/', "/" alone
+ * is the root; otherwise it is 1 to 32 non-empty segments (no "//", no
+ * trailing '/'), each a literal in normalized form (bytes 0x21-0x7e except
+ * '{', '}', '?', '#'; no "." or ".."; escapes only as %XX with uppercase hex
+ * and never of NUL or an unreserved character) or a whole-segment parameter
+ * "{name}" (name: letters, digits, '_'; at most BFF_MAX_PARAMS, no name
+ * twice). Returns 0, or BFF_EINVAL with a static English reason in @why
+ * (@why may be NULL). (Addition to the original contract.) */
+int bff_router_pattern_check(const char *pattern, const char **why);
+
 /* Finds the most specific route for normalized @path (len bytes, no query):
  * at the first segment where two candidates differ a literal beats a
  * parameter, then the one with more segments wins, then an exact route beats
