@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #include "bff/config.h"
+#include "bff/router.h"
 #include "bff/endpoint.h"
 #include "bff/err.h"
 
@@ -1702,7 +1703,7 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
     if (!v[PATH]) {
         err(c, n, "route: path: is required");
     } else if ((s = scalar(c, v[PATH], "path"))) {
-        if (pathcheck(s, &why))
+        if (pathcheck(s, &why) || bff_router_pattern_check(s, &why) != 0)
             err(c, v[PATH], "path %s: %s", q(qb, sizeof qb, s), why);
         else
             str(c, v[PATH], "path", &r->path);

@@ -52,6 +52,9 @@ unsigned bff_header_class(const char *name, size_t len)
         return IS("host") ? BFF_HDR_SET : 0;
     case 6:
         return IS("expect") ? BFF_HDR_SET : 0;
+    case 9:
+        /* a client must not choose the address a service believes */
+        return IS("forwarded") || IS("x-real-ip") ? BFF_HDR_SET : 0;
     case 7:
         return IS("trailer") || IS("upgrade") ? BFF_HDR_HOP : 0;
     case 10:
@@ -71,7 +74,7 @@ unsigned bff_header_class(const char *name, size_t len)
     case 16:
         if (IS("proxy-connection"))
             return BFF_HDR_HOP;
-        return IS("x-forwarded-host") ? BFF_HDR_SET : 0;
+        return IS("x-forwarded-host") || IS("x-forwarded-port") ? BFF_HDR_SET : 0;
     case 17:
         if (IS("transfer-encoding"))
             return BFF_HDR_HOP;

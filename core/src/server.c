@@ -362,11 +362,11 @@ static void begin(struct bff_request *r, const char *method)
         req_problem(r, 400, "the request target must be an absolute path", NULL, 0);
         return;
     }
-    const char *q = strchr(r->raw_uri, '?');
-    size_t      plen = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
-    char       *hash = strchr(r->raw_uri, '#');
+    char *hash = strchr(r->raw_uri, '#'); /* a fragment never reaches a service */
     if (hash)
         *hash = '\0';
+    const char *q = strchr(r->raw_uri, '?');
+    size_t      plen = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
     r->query = q ? q + 1 : NULL;
     r->path = bff_arena_alloc(&r->arena, plen + 1);
     if (!r->path || bff_path_normalize(r->raw_uri, plen, r->path, plen + 1,

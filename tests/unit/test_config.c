@@ -145,6 +145,21 @@ static void expect_err(const char *yaml, const char *line)
     bff_diag_cleanup(&d);
 }
 
+/* Like expect_err, for a message that starts with @prefix. */
+static void expect_err_prefix(const char *yaml, const char *prefix)
+{
+    struct bff_diag    d = {0};
+    struct bff_config *c = parse(yaml, &d);
+    int                found = 0;
+
+    ck_assert_msg(c == NULL, "config loaded, expected: %s", prefix);
+    for (size_t i = 0; i < d.n; i++)
+        if (strncmp(d.msgs[i], prefix, strlen(prefix)) == 0)
+            found = 1;
+    ck_assert_msg(found, "expected a line starting:\n  %s\ngot:\n%s", prefix, dump(&d));
+    bff_diag_cleanup(&d);
+}
+
 static struct bff_config *expect_ok(const char *yaml)
 {
     struct bff_diag    d = {0};
@@ -721,6 +736,11 @@ START_TEST(err_bad_path)
                "the path only");
     expect_err("routes:\n  - path: users\n    service: http://a:1\n",
                "t.yaml:2:11: path \"users\": must start with '/'");
+    /* what the router would refuse is refused here, with its position */
+    expect_err_prefix("routes:\n  - path: /orders/\n    service: http://a:1\n",
+                      "t.yaml:2:11: path \"/orders/\": ");
+    expect_err_prefix("routes:\n  - path: /a/../b\n    service: http://a:1\n",
+                      "t.yaml:2:11: path \"/a/../b\": ");
 }
 END_TEST
 

@@ -30,6 +30,7 @@ START_TEST(classes)
         "PROXY-authorization",
     };
     static const char *set[] = {
+        "X-Forwarded-Port", "Forwarded", "X-Real-IP", "x-real-ip",
         "Host",
         "HOST",
         "Content-Length",
@@ -65,8 +66,6 @@ START_TEST(classes)
         "T",
         "Hosts",
         "Content-Length2",
-        "X-Forwarded-Port",
-        "Forwarded",
         "Authorization2",
         "Set-Cookie",
         "Accept-Encoding",
@@ -133,6 +132,9 @@ START_TEST(forward_request)
     ck_assert_int_eq(bff_header_forward_request("X-Request-Id", NULL), 0);
     ck_assert_int_eq(bff_header_forward_request("traceparent", NULL), 0);
     ck_assert_int_eq(bff_header_forward_request("Expect", NULL), 0);
+    ck_assert_int_eq(bff_header_forward_request("Forwarded", NULL), 0);
+    ck_assert_int_eq(bff_header_forward_request("X-Real-IP", NULL), 0);
+    ck_assert_int_eq(bff_header_forward_request("X-Forwarded-Port", NULL), 0);
     ck_assert_int_eq(bff_header_forward_request("", NULL), 0);
     ck_assert_int_eq(bff_header_forward_request(NULL, NULL), 0);
 }

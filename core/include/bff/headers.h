@@ -13,8 +13,9 @@ enum bff_hdr_class {
     BFF_HDR_IDENTITY = 1u << 1, /* X-User-* and X-Gateway-*: only the gateway sets them */
     BFF_HDR_AUTHZ = 1u << 2,    /* Authorization: never forwarded inward */
     BFF_HDR_SET = 1u << 3,      /* set by the gateway itself: Host, Content-Length,
-                                   X-Forwarded-For/-Proto/-Host, X-Request-Id,
-                                   traceparent, tracestate, Expect */
+                                   X-Forwarded-For/-Proto/-Host/-Port, Forwarded,
+                                   X-Real-IP, X-Request-Id, traceparent,
+                                   tracestate, Expect */
 };
 
 /* Returns the enum bff_hdr_class bits of header @name (@len bytes). */
