@@ -401,3 +401,45 @@ int h_schema_valid(const char *schema, const char *json)
     unlink(path);
     return rc == 0 ? 0 : -1;
 }
+
+int h_raw(int port, const char *req, size_t len, char *out, size_t cap, int close_early)
+{
+    struct sockaddr_in a = {0};
+    int                fd = socket(AF_INET, SOCK_STREAM, 0);
+    size_t             got = 0;
+    struct timeval     tv = {5, 0};
+
+    out[0] = '\0';
+    if (fd < 0)
+        return -1;
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (close_early) {
+        close(fd);
+        return 0;
+    }
+    while (got + 1 < cap) {
+        ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        out[got] = '\0';
+        /* one complete answer without a body is enough */
+        if (strstr(out, "\r\n\r\n") && strstr(out, "Content-Length: 0"))
+            break;
+    }
+    close(fd);
+    return (int)got;
+}

@@ -77,6 +77,11 @@ int h_keys_make(struct h_keys *k, const char *dir);
 char *h_token(const struct h_keys *k, const char *sub, const char *roles,
               const char *extra);
 
+/* Sends raw bytes to 127.0.0.1:@port and reads until the peer closes (5 s
+ * at most) into @out; with @close_early, closes right after sending.
+ * Returns the bytes read, or -1 when it cannot connect. */
+int h_raw(int port, const char *req, size_t len, char *out, size_t cap, int close_early);
+
 /* Validates @json against shared-schemas/@schema with python3-jsonschema.
  * Returns 0 when valid (errors go to stderr). */
 int h_schema_valid(const char *schema, const char *json);

@@ -330,6 +330,114 @@ START_TEST(demo_services_match_their_schemas)
 }
 END_TEST
 
+static void still_serving(void)
+{
+    struct h_resp r;
+    ck_assert_int_eq(h_http("GET", url("/inventory/SKU-1"), NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    h_resp_free(&r);
+}
+
+START_TEST(malformed_request_line_gets_400)
+{
+    static const struct {
+        const char *req;
+        const char *want; /* status line prefix; "" = a clean close */
+    } cases[] = {
+        {"GET /x y HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+        {"GET /inventory/SKU-1 HTTP/1.1\r\nBad Header\r\n\r\n", "HTTP/1.1 400"},
+        {"GET / HTTP/9.9\r\nHost: x\r\n\r\n", "HTTP/1.1 505"},
+        {"GARBAGE\r\n\r\n", ""},
+        {"GET /inventory/%zz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+        {"GET /inventory/%00 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+        {"GET inventory HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[4096];
+        h_raw(bff.port, cases[i].req, strlen(cases[i].req), out, sizeof(out), 0);
+        if (cases[i].want[0])
+            ck_assert_msg(strncmp(out, cases[i].want, strlen(cases[i].want)) == 0,
+                          "%s: got %.80s", cases[i].req, out);
+        else
+            ck_assert_msg(out[0] == '\0', "%s: got %.80s", cases[i].req, out);
+        still_serving();
+    }
+}
+END_TEST
+
+START_TEST(oversized_headers_are_refused)
+{
+    size_t n = 40 * 1024;
+    char  *req = malloc(n + 200);
+    int    k = snprintf(req, 200, "GET /inventory/SKU-1 HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + k, 'b', n);
+    memcpy(req + k + n, "\r\n\r\n", 5);
+    char out[4096];
+    h_raw(bff.port, req, (size_t)k + n + 4, out, sizeof(out), 0);
+    free(req);
+    /* libmicrohttpd answers 431 (or 413 on older versions) and closes */
+    ck_assert_msg(strncmp(out, "HTTP/1.1 431", 12) == 0 || strncmp(out, "HTTP/1.1 413", 12) == 0,
+                  "got: %.80s", out);
+    still_serving();
+}
+END_TEST
+
+START_TEST(body_longer_than_announced_is_cut_at_content_length)
+{
+    char        out[8192];
+    const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                      "Content-Type: text/plain\r\nConnection: close\r\n\r\nhelloEXTRA-BYTES";
+    h_raw(bff.port, req, strlen(req), out, sizeof(out), 0);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 200", 12) == 0, "got: %.80s", out);
+    ck_assert_ptr_nonnull(strstr(out, "\"body\":\"hello\""));
+    ck_assert_ptr_null(strstr(out, "EXTRA"));
+    still_serving();
+}
+END_TEST
+
+START_TEST(client_vanishing_mid_request_harms_nobody)
+{
+    char out[16];
+    for (int i = 0; i < 20; i++) {
+        const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npartial";
+        h_raw(bff.port, req, strlen(req), out, sizeof(out), 1);
+        const char *half = "GET /inventory/SKU-1 HTTP/1.1\r\nHost: x\r\n";
+        h_raw(bff.port, half, strlen(half), out, sizeof(out), 1);
+    }
+    still_serving();
+}
+END_TEST
+
+START_TEST(check_config_names_file_line_col)
+{
+    char  cmd[2048];
+    char *cfg = h_write(dir, "bad.yaml",
+                        "listen: 127.0.0.1:1\nroutes:\n  - path: /x\n    service: http://a:1\n"
+                        "    rate_limit: 100/mn\n    colour: blue\n");
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check-config; echo \"rc=$?\"",
+             h_bin("bff-mobile/bff-mobile"), cfg);
+    char *out = h_run(cmd);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(strstr(out, "bad.yaml:5:17: rate_limit \"100/mn\"") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "bad.yaml:6:5: ") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "rc=1") != NULL, "%s", out);
+    free(out);
+    /* and a bad config never starts a server */
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' >/dev/null 2>&1; echo \"rc=$?\"",
+             h_bin("bff-mobile/bff-mobile"), cfg);
+    out = h_run(cmd);
+    ck_assert_str_eq(out, "rc=1");
+    free(out);
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check-config",
+             h_bin("bff-mobile/bff-mobile"), bff.config);
+    out = h_run(cmd);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(strncmp(out, "OK ", 3), 0);
+    ck_assert_int_eq((int)strlen(out), 3 + 64);
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_proxy");
@@ -350,6 +458,11 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_token_is_401_with_challenge);
     tcase_add_test(tc, sane_request_id_kept_insane_replaced);
     tcase_add_test(tc, demo_services_match_their_schemas);
+    tcase_add_test(tc, malformed_request_line_gets_400);
+    tcase_add_test(tc, oversized_headers_are_refused);
+    tcase_add_test(tc, body_longer_than_announced_is_cut_at_content_length);
+    tcase_add_test(tc, client_vanishing_mid_request_harms_nobody);
+    tcase_add_test(tc, check_config_names_file_line_col);
     suite_add_tcase(s, tc);
     return s;
 }
