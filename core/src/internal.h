@@ -130,7 +130,8 @@ struct bff_worker {
     unsigned             id;
     pthread_t            thread;
     int                  epfd;
-    int                  timerfd;     /* curl's timer */
+    int                  timerfd;     /* unused by curl: see curl_due_us */
+    uint64_t             curl_due_us; /* when curl wants its timeout action; 0 = never */
     int                  wakefd;      /* eventfd: stop / reload / drain */
     int                  listen_fd;
     struct MHD_Daemon   *mhd;

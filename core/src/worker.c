@@ -2,7 +2,8 @@
  *
  * Each worker owns an epoll set holding: its libmicrohttpd daemon's epoll fd
  * (external-epoll mode, its own SO_REUSEPORT listen socket), its curl multi
- * handle's sockets, a timerfd for curl's timer and an eventfd for wake-ups
+ * handle's sockets (curl's timer is a deadline folded into epoll_wait's
+ * timeout) and an eventfd for wake-ups
  * (stop, drain, reload). Everything a request touches runs on this thread. */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "bff/err.h"
+#include "bff/util.h"
 #include "internal.h"
 #include "worker_tags.h"
 
@@ -160,6 +162,12 @@ void *worker_main(void *arg)
         int                    timeout = 1000;
         if (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto < 1000)
             timeout = (int)mto;
+        if (w->curl_due_us) {
+            uint64_t now = bff_now_us();
+            int t = now >= w->curl_due_us ? 0 : (int)((w->curl_due_us - now + 999) / 1000);
+            if (t < timeout)
+                timeout = t;
+        }
         int n = epoll_wait(w->epfd, evs, 128, timeout);
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64 & TAG_MASK;
@@ -173,6 +181,10 @@ void *worker_main(void *arg)
             } else if (tag == TAG_WAKE) {
                 on_wake(w);
             }
+        }
+        if (w->curl_due_us && bff_now_us() >= w->curl_due_us) {
+            w->curl_due_us = 0;
+            up_worker_event(w, -1, 0);
         }
         MHD_run(w->mhd);
     }
