@@ -31,7 +31,7 @@ static const uint32_t hs_bits[JWT_NHASH] = {BFF_ALG_HS256, BFF_ALG_HS384,
                                             BFF_ALG_HS512};
 
 #define RSA_ALGS                                                                       \
-    (BFF_ALG_RS256 | BFF_ALG_RS384 | BFF_ALG_RS512 | BFF_ALG_PS256 | BFF_ALG_PS384 |  \
+    (BFF_ALG_RS256 | BFF_ALG_RS384 | BFF_ALG_RS512 | BFF_ALG_PS256 | BFF_ALG_PS384 |   \
      BFF_ALG_PS512)
 #define HS_ALGS (BFF_ALG_HS256 | BFF_ALG_HS384 | BFF_ALG_HS512)
 
@@ -54,10 +54,11 @@ struct where {
     const char *kid;
 };
 
-static void seterr(char *err, size_t errlen, const struct where *w, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void seterr(char *err, size_t errlen, const struct where *w, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
-static void seterr(char *err, size_t errlen, const struct where *w, const char *fmt, ...)
+static void seterr(char *err, size_t errlen, const struct where *w, const char *fmt,
+                   ...)
 {
     char    msg[256], kid[68];
     va_list ap;
@@ -436,8 +437,8 @@ static int jwk_parse(struct jwk *k, struct json_object *o, size_t index, char *e
         for (size_t i = 0; i < json_object_array_length(ops); i++) {
             struct json_object *op = json_object_array_get_idx(ops, i);
             if (json_object_is_type(op, json_type_string) &&
-                streq(json_object_get_string(op), (size_t)json_object_get_string_len(op),
-                      "verify"))
+                streq(json_object_get_string(op),
+                      (size_t)json_object_get_string_len(op), "verify"))
                 found = 1;
         }
         if (!found)
@@ -577,7 +578,7 @@ struct bff_keyset *bff_keyset_parse(const char *json, size_t len, char *err,
         goto fail;
     for (size_t i = 0; i < n; i++) {
         struct jwk *k = &ks->keys[ks->n];
-        int         rc = jwk_parse(k, json_object_array_get_idx(keys, i), i, err, errlen);
+        int rc = jwk_parse(k, json_object_array_get_idx(keys, i), i, err, errlen);
         if (rc < 0) {
             jwk_cleanup(k);
             goto fail;
@@ -608,9 +609,9 @@ fail:
     return NULL;
 }
 
+/* @err does not repeat @path: the caller names the file (config position). */
 struct bff_keyset *bff_keyset_load_file(const char *path, char *err, size_t errlen)
 {
-    char               msg[320];
     char              *buf = NULL;
     size_t             len = 0;
     struct bff_keyset *ks = NULL;
@@ -621,30 +622,28 @@ struct bff_keyset *bff_keyset_load_file(const char *path, char *err, size_t errl
         err[0] = '\0';
     f = fopen(path, "rb");
     if (f == NULL) {
-        seterr(err, errlen, NULL, "%s: %s", path, strerror(errno));
+        seterr(err, errlen, NULL, "%s", strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        seterr(err, errlen, NULL, "%s: not a regular file", path);
+        seterr(err, errlen, NULL, "not a regular file");
         goto out;
     }
     if (st.st_size > JWKS_MAX_BYTES) {
-        seterr(err, errlen, NULL, "%s: larger than %d bytes", path, JWKS_MAX_BYTES);
+        seterr(err, errlen, NULL, "larger than %d bytes", JWKS_MAX_BYTES);
         goto out;
     }
     buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL) {
-        seterr(err, errlen, NULL, "%s: out of memory", path);
+        seterr(err, errlen, NULL, "out of memory");
         goto out;
     }
     len = fread(buf, 1, (size_t)st.st_size + 1, f);
     if (ferror(f) || len > (size_t)st.st_size) {
-        seterr(err, errlen, NULL, "%s: read failed or the file grew", path);
+        seterr(err, errlen, NULL, "read failed, or the file grew while read");
         goto out;
     }
-    ks = bff_keyset_parse(buf, len, msg, sizeof msg);
-    if (ks == NULL)
-        seterr(err, errlen, NULL, "%s: %s", path, msg);
+    ks = bff_keyset_parse(buf, len, err, errlen);
 out:
     fclose(f);
     free(buf);
@@ -662,7 +661,8 @@ struct bff_keyset *bff_keyset_from_secret(const void *secret, size_t len,
         err[0] = '\0';
     algs &= HS_ALGS;
     if (secret == NULL || algs == 0) {
-        seterr(err, errlen, NULL, "no secret, or no HS256/HS384/HS512 in the algorithms");
+        seterr(err, errlen, NULL,
+               "no secret, or no HS256/HS384/HS512 in the algorithms");
         return NULL;
     }
     ks = keyset_new(1, err, errlen);
@@ -696,7 +696,8 @@ struct bff_keyset *bff_keyset_ref(struct bff_keyset *ks)
 
 void bff_keyset_unref(struct bff_keyset *ks)
 {
-    if (ks != NULL && atomic_fetch_sub_explicit(&ks->refs, 1, memory_order_acq_rel) == 1)
+    if (ks != NULL &&
+        atomic_fetch_sub_explicit(&ks->refs, 1, memory_order_acq_rel) == 1)
         keyset_free(ks);
 }
 

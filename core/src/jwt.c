@@ -273,7 +273,7 @@ static int js_value(struct jscan *j, size_t *members)
 struct json_object *bff_jwt_json_object(struct json_tokener *tok, const char *s,
                                         size_t len)
 {
-    struct jscan        j = {(const unsigned char *)s, (const unsigned char *)s + len, 0};
+    struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + len, 0};
     struct json_object *o;
     size_t              members = 0;
 
@@ -565,14 +565,14 @@ static int get_roles(struct json_object *claims, const char *name, char *out)
     return 0;
 }
 
-static enum bff_jwt_reason check_claims(struct json_object *claims,
-                                        const struct bff_jwt_policy *policy, int64_t now,
-                                        struct bff_identity *out)
+static enum bff_jwt_reason check_claims(struct json_object          *claims,
+                                        const struct bff_jwt_policy *policy,
+                                        int64_t now, struct bff_identity *out)
 {
     int64_t exp = 0, nbf = 0, iat = 0;
-    int64_t leeway = policy->leeway_s < 0               ? 0
+    int64_t leeway = policy->leeway_s < 0                    ? 0
                      : policy->leeway_s > ((int64_t)1 << 40) ? ((int64_t)1 << 40)
-                                                       : policy->leeway_s;
+                                                             : policy->leeway_s;
     int     rc;
 
     now = clamp_time(now);
@@ -652,10 +652,10 @@ static enum bff_jwt_reason pick_key(const struct bff_keyset *ks,
     return BFF_JWT_OK;
 }
 
-static enum bff_jwt_reason verify(const struct bff_keyset *ks,
-                                  const struct bff_jwt_policy *policy, const char *token,
-                                  size_t len, int64_t now, struct bff_identity *out,
-                                  struct json_tokener *tok)
+static enum bff_jwt_reason verify(const struct bff_keyset     *ks,
+                                  const struct bff_jwt_policy *policy,
+                                  const char *token, size_t len, int64_t now,
+                                  struct bff_identity *out, struct json_tokener *tok)
 {
     /* One buffer, used in turn by the header, the signature and the claims. */
     unsigned char         buf[BFF_JWT_MAX_TOKEN / 4 * 3 + 3];
@@ -698,7 +698,8 @@ static enum bff_jwt_reason verify(const struct bff_keyset *ks,
         goto out;
     }
     /* "none" in any case, unknown names, and names in the wrong case. */
-    a = bff_jwt_alg_find(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    a = bff_jwt_alg_find(json_object_get_string(v),
+                         (size_t)json_object_get_string_len(v));
     if (a == NULL || !(policy->algorithms & a->bit)) {
         r = BFF_JWT_ALG_REFUSED;
         goto out;
@@ -717,10 +718,10 @@ static enum bff_jwt_reason verify(const struct bff_keyset *ks,
         r = BFF_JWT_MALFORMED;
         goto out;
     }
-    if (!(a->family == JWT_HMAC
-              ? verify_hmac(key, a, (const unsigned char *)token, hlen + 1 + plen, buf, n)
-              : verify_pkey(ks, key, a, (const unsigned char *)token, hlen + 1 + plen,
-                            buf, n))) {
+    if (!(a->family == JWT_HMAC ? verify_hmac(key, a, (const unsigned char *)token,
+                                              hlen + 1 + plen, buf, n)
+                                : verify_pkey(ks, key, a, (const unsigned char *)token,
+                                              hlen + 1 + plen, buf, n))) {
         ERR_clear_error();
         r = BFF_JWT_BAD_SIGNATURE;
         goto out;
@@ -738,7 +739,7 @@ out:
     return r;
 }
 
-enum bff_jwt_reason bff_jwt_verify(const struct bff_keyset *ks,
+enum bff_jwt_reason bff_jwt_verify(const struct bff_keyset     *ks,
                                    const struct bff_jwt_policy *policy,
                                    const char *token, size_t len, int64_t now,
                                    struct bff_identity *out)
@@ -778,7 +779,8 @@ static const struct {
     [BFF_JWT_NOT_YET_VALID] = {"not_yet_valid", "the token is not valid yet"},
     [BFF_JWT_NO_EXP] = {"no_exp", "the token has no expiry time"},
     [BFF_JWT_BAD_ISSUER] = {"bad_issuer", "the token's issuer is not accepted"},
-    [BFF_JWT_BAD_AUDIENCE] = {"bad_audience", "the token is not meant for this service"},
+    [BFF_JWT_BAD_AUDIENCE] = {"bad_audience",
+                              "the token is not meant for this service"},
     [BFF_JWT_BAD_CLAIM] = {"bad_claim",
                            "the token's user id or roles are missing or invalid"},
 };

@@ -15,8 +15,8 @@ enum jwt_hash { JWT_SHA256, JWT_SHA384, JWT_SHA512, JWT_NHASH };
 
 /* One JOSE signature algorithm (RFC 7518 section 3, RFC 8037). */
 struct jwt_alg {
-    const char     *name;   /* "RS256", case-sensitive as in RFC 7518 */
-    uint32_t        bit;    /* BFF_ALG_* */
+    const char     *name; /* "RS256", case-sensitive as in RFC 7518 */
+    uint32_t        bit;  /* BFF_ALG_* */
     enum jwt_family family;
     enum jwt_hash   hash;   /* unused for EdDSA */
     size_t          siglen; /* bytes; 0 for RSA (the modulus size) */
@@ -43,12 +43,12 @@ struct json_object *bff_jwt_json_object(struct json_tokener *tok, const char *s,
                                         size_t len);
 
 struct jwk {
-    char        *kid;     /* NULL when the JWK has no "kid" */
-    size_t       kid_len; /* a kid may hold any bytes, compared by length */
-    uint32_t     algs;    /* BFF_ALG_* bits this key may verify */
-    EVP_PKEY    *pkey;    /* RSA, EC, Ed25519; NULL for oct */
+    char        *kid;            /* NULL when the JWK has no "kid" */
+    size_t       kid_len;        /* a kid may hold any bytes, compared by length */
+    uint32_t     algs;           /* BFF_ALG_* bits this key may verify */
+    EVP_PKEY    *pkey;           /* RSA, EC, Ed25519; NULL for oct */
     EVP_MAC_CTX *mac[JWT_NHASH]; /* oct: keyed HMAC, duplicated per verify */
-    size_t       rsa_len; /* RSA: modulus bytes, the only signature length */
+    size_t       rsa_len;        /* RSA: modulus bytes, the only signature length */
 };
 
 /* Immutable once built, apart from @refs. */

@@ -4,7 +4,7 @@
 //   node interop.mjs mint NOW
 //     makes one key per algorithm, prints {"jwks":{...},"tokens":{ALG:JWT}}:
 //     tokens signed by jose, for Portico to verify.
-//   node interop.mjs verify JWKS_FILE TOKEN...
+//   node interop.mjs verify NOW JWKS_FILE TOKEN...
 //     verifies tokens minted by bff-token against the JWKS bff-token printed;
 //     prints one JSON line per token: {"ok":true,"payload":{...},"thumbprint_ok":true}
 //     or {"ok":false,"error":"..."}.
@@ -43,7 +43,7 @@ async function mint(now) {
   process.stdout.write(JSON.stringify({ jwks: { keys }, tokens }) + '\n');
 }
 
-async function verify(jwksFile, tokens) {
+async function verify(now, jwksFile, tokens) {
   const jwks = JSON.parse(readFileSync(jwksFile, 'utf8'));
   for (const token of tokens) {
     try {
@@ -55,7 +55,8 @@ async function verify(jwksFile, tokens) {
       if (jwk.kty !== 'oct' && jwk.kid !== undefined)
         thumbprintOk = (await jose.calculateJwkThumbprint(jwk, 'sha256')) === jwk.kid;
       const key = await jose.importJWK(jwk, header.alg);
-      const { payload } = await jose.jwtVerify(token, key, { algorithms: ALGS });
+      const { payload } = await jose.jwtVerify(token, key, { algorithms: ALGS,
+        currentDate: new Date(now * 1000) });
       process.stdout.write(JSON.stringify({ ok: true, alg: header.alg, payload,
         thumbprint_ok: thumbprintOk }) + '\n');
     } catch (e) {
@@ -66,8 +67,8 @@ async function verify(jwksFile, tokens) {
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'mint') await mint(Number(args[0]));
-else if (mode === 'verify') await verify(args[0], args.slice(1));
+else if (mode === 'verify') await verify(Number(args[0]), args[1], args.slice(2));
 else {
-  process.stderr.write('usage: node interop.mjs mint NOW | verify JWKS_FILE TOKEN...\n');
+  process.stderr.write('usage: node interop.mjs mint NOW | verify NOW JWKS_FILE TOKEN...\n');
   process.exit(2);
 }
