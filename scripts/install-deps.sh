@@ -13,7 +13,27 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
     || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+npm_dirs() { # test folders with a lock file whose node_modules are missing
+  for d in tests/*/; do
+    [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ] && echo "${d%/}"
+  done
+}
+install_npm() {
+  for d in $(npm_dirs); do
+    if ! command -v npm >/dev/null; then
+      echo "portico: npm is missing (needed for $d); install Node.js >= 20 and npm" >&2
+      exit 1
+    fi
+    echo "portico: npm ci in $d" >&2
+    npm ci --prefix "$d" --no-audit --no-fund --loglevel=error >/dev/null
+  done
+}
+
+cd "$(dirname "$0")/.."
+if [ ${#missing[@]} -eq 0 ]; then
+  install_npm
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "portico: missing packages: ${missing[*]}" >&2
@@ -24,3 +44,4 @@ echo "portico: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_npm
