@@ -3,7 +3,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo test test-asan clean
+.PHONY: all deps build demo demo-fleet test test-asan clean
 
 all: build
 
@@ -29,6 +29,9 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+demo-fleet: build
+	@scripts/demo-fleet.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -5,5 +5,6 @@
 #include "bff/endpoint.h"
 
 extern const struct bff_endpoint order_screen_endpoint; /* GET /v1/order-screen/{id} */
+extern const struct bff_endpoint home_endpoint;         /* GET /v1/home */
 
 #endif

@@ -5,11 +5,29 @@
  *  "items":[{"sku","name","qty","in_stock"}],"partial":[]}
  * Stage 1: orders/{id} (required). Stage 2, in parallel: users/{user_id} and
  * inventory?skus=… (both optional: a missing part is null and listed in
- * "partial"). */
+ * "partial"). An orders answer without the fields the screen draws is a 502;
+ * a users or inventory answer of the wrong shape counts as missing. */
 #include <string.h>
 
 #include "bff/endpoint.h"
 #include "endpoints.h"
+
+static int is(json_object *o, const char *key, json_type t)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
+}
+
+/* Adds @part to @partial unless it is there already. */
+static void mark_missing(json_object *partial, const char *part)
+{
+    size_t n = json_object_array_length(partial);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(partial, i)),
+                   part) == 0)
+            return;
+    json_object_array_add(partial, json_object_new_string(part));
+}
 
 static void answer(struct bff_agg *a)
 {
@@ -17,6 +35,7 @@ static void answer(struct bff_agg *a)
     json_object *user = bff_agg_result(a, "users");
     json_object *inv = bff_agg_result(a, "inventory");
     json_object *items_in, *inv_items = NULL;
+    json_object *partial = bff_agg_partial(a);
     json_object *body = json_object_new_object();
 
     json_object *o = json_object_new_object();
@@ -32,10 +51,15 @@ static void answer(struct bff_agg *a)
         json_object_object_add(body, "customer", c);
     } else {
         json_object_object_add(body, "customer", NULL);
+        if (user)
+            mark_missing(partial, "users");
     }
 
-    if (inv)
-        json_object_object_get_ex(inv, "items", &inv_items);
+    if (inv && (!json_object_object_get_ex(inv, "items", &inv_items) ||
+                !json_object_is_type(inv_items, json_type_array))) {
+        inv_items = NULL; /* answered, but not a batch: as good as missing */
+        mark_missing(partial, "inventory");
+    }
     json_object *items = json_object_new_array();
     json_object_object_get_ex(order, "items", &items_in);
     size_t n = json_object_array_length(items_in);
@@ -48,7 +72,7 @@ static void answer(struct bff_agg *a)
         for (size_t j = 0; sku && j < m; j++) {
             json_object *rec = json_object_array_get_idx(inv_items, j);
             const char  *rs = bff_json_str(rec, "sku");
-            if (rs && strcmp(rs, sku) == 0)
+            if (rs && strcmp(rs, sku) == 0 && is(rec, "in_stock", json_type_boolean))
                 in_stock = bff_json_ref(rec, "in_stock");
         }
         json_object_object_add(out, "sku", bff_json_ref(it, "sku"));
@@ -58,7 +82,7 @@ static void answer(struct bff_agg *a)
         json_object_array_add(items, out);
     }
     json_object_object_add(body, "items", items);
-    json_object_object_add(body, "partial", bff_agg_partial(a));
+    json_object_object_add(body, "partial", partial);
     bff_agg_respond_json(a, 200, body);
 }
 
@@ -68,10 +92,16 @@ static void fan_out(struct bff_agg *a)
     json_object *items;
     const char  *user_id = bff_json_str(order, "user_id");
 
-    if (!user_id || !bff_json_str(order, "id") ||
+    if (!user_id || !is(order, "id", json_type_string) ||
+        !is(order, "status", json_type_string) ||
+        !is(order, "total_cents", json_type_int) ||
+        !is(order, "currency", json_type_string) ||
         !json_object_object_get_ex(order, "items", &items) ||
         !json_object_is_type(items, json_type_array)) {
-        bff_agg_fail(a, 502, "orders answered without id, user_id or items");
+        bff_agg_fail(
+            a, 502,
+            "orders answered without id, user_id, status, total_cents, currency "
+            "or items");
         return;
     }
     bff_agg_call(a, "users", "users", BFF_OPTIONAL, 0, "/users/%s",
@@ -80,9 +110,11 @@ static void fan_out(struct bff_agg *a)
     size_t n = json_object_array_length(items);
     char  *skus = bff_agg_printf(a, "%s", "");
     for (size_t i = 0; skus && i < n; i++) {
-        const char *sku = bff_json_str(json_object_array_get_idx(items, i), "sku");
-        if (!sku) {
-            bff_agg_fail(a, 502, "orders answered an item without sku");
+        json_object *it = json_object_array_get_idx(items, i);
+        const char  *sku = bff_json_str(it, "sku");
+        if (!sku || !is(it, "name", json_type_string) ||
+            !is(it, "qty", json_type_int)) {
+            bff_agg_fail(a, 502, "orders answered an item without sku, name or qty");
             return;
         }
         skus = bff_agg_printf(a, "%s%s%s", skus, i ? "," : "", bff_agg_escape(a, sku));

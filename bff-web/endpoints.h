@@ -5,5 +5,7 @@
 #include "bff/endpoint.h"
 
 extern const struct bff_endpoint order_details_endpoint; /* GET /api/orders/{id} */
+/* GET /api/customers/{id}/orders?limit=&cursor= */
+extern const struct bff_endpoint customer_orders_endpoint;
 
 #endif

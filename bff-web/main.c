@@ -4,12 +4,17 @@
 
 int main(int argc, char **argv)
 {
-    const struct bff_endpoint endpoints[] = {order_details_endpoint};
-    const struct bff_app      app = {
+    const struct bff_endpoint endpoints[] = {order_details_endpoint,
+                                             customer_orders_endpoint};
+
+    const struct bff_app app = {
         .name = "bff-web",
         .default_config = "bff-web/bff-web.yaml",
         .endpoints = endpoints,
         .nendpoints = sizeof(endpoints) / sizeof(endpoints[0]),
+        /* gzip for the API and the dashboard's files; no ETag on the API:
+         * its answers carry fresh timings, so a tag would never match */
+        .encode = BFF_ENCODE_GZIP,
     };
     return bff_main(&app, argc, argv);
 }

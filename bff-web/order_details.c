@@ -7,12 +7,33 @@
  *  "items":[{…order item…,"inventory":{"quantity","warehouse","in_stock"}|null}],
  *  "meta":{"timings":{"orders":{"ms","status"},…}},"partial":[…]}
  * Stage 1: orders/{id} (required). Stage 2, in parallel: users/{user_id} and
- * inventory?skus=… (both optional). */
+ * inventory?skus=… (both optional). An orders answer without the fields the
+ * page shows is a 502; a users or inventory answer of the wrong shape counts
+ * as missing (null, and named in partial). */
 #include <string.h>
 
 #include "bff/endpoint.h"
 #include "endpoints.h"
 
+static int is(json_object *o, const char *key, json_type t)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
+}
+
+/* Adds @part to @partial unless it is there already. */
+static void mark_missing(json_object *partial, const char *part)
+{
+    size_t n = json_object_array_length(partial);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(partial, i)),
+                   part) == 0)
+            return;
+    json_object_array_add(partial, json_object_new_string(part));
+}
+
+/* @inv's record for @sku as the page shows it; NULL when there is none.
+ * @inv is a batch whose items is an array (checked by the caller). */
 static json_object *inventory_of(json_object *inv, const char *sku)
 {
     json_object *items;
@@ -22,7 +43,8 @@ static json_object *inventory_of(json_object *inv, const char *sku)
     for (size_t i = 0; i < n; i++) {
         json_object *rec = json_object_array_get_idx(items, i);
         const char  *s = bff_json_str(rec, "sku");
-        if (s && strcmp(s, sku) == 0) {
+        if (s && strcmp(s, sku) == 0 && is(rec, "quantity", json_type_int) &&
+            is(rec, "in_stock", json_type_boolean)) {
             json_object *out = json_object_new_object();
             json_object_object_add(out, "quantity", bff_json_ref(rec, "quantity"));
             json_object_object_add(out, "warehouse", bff_json_ref(rec, "warehouse"));
@@ -37,26 +59,40 @@ static void answer(struct bff_agg *a)
 {
     json_object *order = bff_agg_result(a, "orders");
     json_object *inv = bff_agg_result(a, "inventory");
-    json_object *items_in;
+    json_object *user = bff_agg_result(a, "users");
+    json_object *items_in, *inv_items;
+    json_object *partial = bff_agg_partial(a);
     json_object *body = json_object_new_object();
 
+    if (user &&
+        !(is(user, "id", json_type_string) && is(user, "name", json_type_string))) {
+        user = NULL; /* answered, but not a user record: as good as missing */
+        mark_missing(partial, "users");
+    }
+    if (inv && (!json_object_object_get_ex(inv, "items", &inv_items) ||
+                !json_object_is_type(inv_items, json_type_array))) {
+        inv = NULL; /* answered, but not a batch */
+        mark_missing(partial, "inventory");
+    }
     json_object_object_add(body, "order", json_object_get(order));
-    json_object_object_add(body, "customer", json_object_get(bff_agg_result(a, "users")));
+    json_object_object_add(body, "customer", json_object_get(user));
     json_object *items = json_object_new_array();
     json_object_object_get_ex(order, "items", &items_in);
     size_t n = json_object_array_length(items_in);
     for (size_t i = 0; i < n; i++) {
         json_object *it = json_object_array_get_idx(items_in, i);
         json_object *out = json_object_new_object();
-        json_object_object_foreach(it, k, v) json_object_object_add(out, k, json_object_get(v));
-        json_object_object_add(out, "inventory", inventory_of(inv, bff_json_str(it, "sku")));
+        json_object_object_foreach(it, k, v)
+            json_object_object_add(out, k, json_object_get(v));
+        json_object_object_add(out, "inventory",
+                               inventory_of(inv, bff_json_str(it, "sku")));
         json_object_array_add(items, out);
     }
     json_object_object_add(body, "items", items);
     json_object *meta = json_object_new_object();
     json_object_object_add(meta, "timings", bff_agg_timings(a));
     json_object_object_add(body, "meta", meta);
-    json_object_object_add(body, "partial", bff_agg_partial(a));
+    json_object_object_add(body, "partial", partial);
     bff_agg_respond_json(a, 200, body);
 }
 
@@ -66,10 +102,16 @@ static void fan_out(struct bff_agg *a)
     json_object *items;
     const char  *user_id = bff_json_str(order, "user_id");
 
-    if (!user_id || !bff_json_str(order, "id") ||
+    if (!user_id || !is(order, "id", json_type_string) ||
+        !is(order, "status", json_type_string) ||
+        !is(order, "total_cents", json_type_int) ||
+        !is(order, "currency", json_type_string) ||
         !json_object_object_get_ex(order, "items", &items) ||
         !json_object_is_type(items, json_type_array)) {
-        bff_agg_fail(a, 502, "orders answered without id, user_id or items");
+        bff_agg_fail(
+            a, 502,
+            "orders answered without id, user_id, status, total_cents, currency "
+            "or items");
         return;
     }
     bff_agg_call(a, "users", "users", BFF_OPTIONAL, 0, "/users/%s",
@@ -77,9 +119,13 @@ static void fan_out(struct bff_agg *a)
     size_t n = json_object_array_length(items);
     char  *skus = bff_agg_printf(a, "%s", "");
     for (size_t i = 0; skus && i < n; i++) {
-        const char *sku = bff_json_str(json_object_array_get_idx(items, i), "sku");
-        if (!sku) {
-            bff_agg_fail(a, 502, "orders answered an item without sku");
+        json_object *it = json_object_array_get_idx(items, i);
+        const char  *sku = bff_json_str(it, "sku");
+        if (!sku || !is(it, "name", json_type_string) ||
+            !is(it, "qty", json_type_int) || !is(it, "price_cents", json_type_int)) {
+            bff_agg_fail(
+                a, 502,
+                "orders answered an item without sku, name, qty or price_cents");
             return;
         }
         skus = bff_agg_printf(a, "%s%s%s", skus, i ? "," : "", bff_agg_escape(a, sku));

@@ -9,7 +9,12 @@
  *
  * Lock order: a service's daemon_lock, then sleep_lock or its fault_lock.
  * fault_lock is never held across a call into libmicrohttpd, because stopping
- * a daemon joins connection threads that may be waiting for it. */
+ * a daemon joins connection threads that may be waiting for it.
+ *
+ * TLS: with --tls-cert and --tls-key the three service ports speak HTTPS
+ * (libmicrohttpd over GnuTLS; the control port stays plain HTTP); with
+ * --tls-client-ca as well, a client must present a certificate that CA
+ * signed, or the TLS handshake fails (the lock for mutual TLS tests). */
 #include "shop.h"
 
 #include <errno.h>
@@ -28,7 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bff/err.h"
 #include "bff/sign.h"
+#include "bff/util.h"
+#include "shop_tls.h"
 
 #define BODY_MAX (1u << 20)          /* request bodies past this get 413 */
 #define CONN_LIMIT 4000u             /* per listener */
@@ -94,6 +102,8 @@ static struct {
     uint16_t                control_port;
     uint8_t                *key; /* NULL: requests are not checked */
     size_t                  keylen;
+    char                   *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
+    char                   *tls_client_ca;      /* PEM; NULL: no client cert asked */
     struct MHD_Daemon      *control;
     struct service          svcs[SHOP_NSVC];
 } shop;
@@ -422,6 +432,8 @@ static enum MHD_Result on_service(void *cls, struct MHD_Connection *c, const cha
     if (rq == NULL)
         return MHD_NO;
     if (!rq->started) {
+        if (shop.tls_client_ca != NULL && !shop_tls_client_ok(c))
+            return MHD_NO; /* closes the connection without an answer */
         rq->started = 1;
         rq->healthz = strcmp(url, "/healthz") == 0;
         count_request(s, rq);
@@ -478,6 +490,16 @@ static struct MHD_Daemon *listen_on(uint16_t port, MHD_AccessHandlerCallback cb,
     struct sockaddr_storage a = shop.addr;
     unsigned int            flags = MHD_USE_THREAD_PER_CONNECTION |
                          MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, shop.tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, shop.tls_cert},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)shop_tls_on_connection,
+         shop.tls_client_ca},
+        {shop.tls_client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+         shop.tls_client_ca},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem plain[] = {{MHD_OPTION_END, 0, NULL}};
 
     if (shop.ipv6) {
         ((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
@@ -490,13 +512,17 @@ static struct MHD_Daemon *listen_on(uint16_t port, MHD_AccessHandlerCallback cb,
                                 (struct sockaddr *)&a, MHD_OPTION_CONNECTION_LIMIT,
                                 (unsigned int)64, MHD_OPTION_THREAD_STACK_SIZE,
                                 (size_t)THREAD_STACK, MHD_OPTION_END);
-    return MHD_start_daemon(
-        flags, port, NULL, NULL, cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
+    if (shop.tls_cert != NULL)
+        flags |= MHD_USE_TLS;
+    return MHD_start_daemon(flags, port, NULL, NULL, cb, s, MHD_OPTION_ARRAY,
+                            shop.tls_cert != NULL ? tls : plain, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&a, MHD_OPTION_CONNECTION_LIMIT,
+                            CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
 }
 
 /* Both under s->daemon_lock. */
@@ -788,7 +814,10 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: shop-services [--host 127.0.0.1] [--users-port 9101]\n"
             "                     [--orders-port 9102] [--inventory-port 9103]\n"
-            "                     [--control-port 9100] [--signing-key FILE] [--help]\n"
+            "                     [--control-port 9100] [--signing-key FILE]\n"
+            "                     [--tls-cert FILE --tls-key FILE\n"
+            "                      [--tls-client-ca FILE]]\n"
+            "                     [--help]\n"
             "\n"
             "Serves the demo shop's users, orders and inventory services, one port\n"
             "each, and a control port for fault injection:\n"
@@ -797,7 +826,10 @@ static void usage(FILE *out)
             "  DELETE /fault/{service}   GET /fault[/{service}]\n"
             "  GET /stats[/{service}]    POST /reset    GET /healthz\n"
             "With --signing-key, every request but /healthz must carry a valid\n"
-            "X-Gateway-Signature (SPEC 5), else 401. SIGTERM or SIGINT stops it.\n");
+            "X-Gateway-Signature (SPEC 5), else 401. With --tls-cert and --tls-key\n"
+            "(PEM) the service ports speak HTTPS; with --tls-client-ca (PEM) too, a\n"
+            "client without a certificate that CA signed fails the TLS handshake.\n"
+            "The control port stays plain HTTP. SIGTERM or SIGINT stops it.\n");
 }
 
 static int parse_port(const char *text, uint16_t *port)
@@ -856,6 +888,9 @@ static void services_init(void)
     shop.control_port = 9100;
 }
 
+/* --tls-cert, --tls-key, --tls-client-ca */
+static const char *tls_files[3];
+
 static int parse_args(int argc, char **argv, const char **key_file)
 {
     static const struct option opts[] = {
@@ -865,6 +900,9 @@ static int parse_args(int argc, char **argv, const char **key_file)
         {"inventory-port", required_argument, NULL, 'i'},
         {"control-port", required_argument, NULL, 'c'},
         {"signing-key", required_argument, NULL, 'k'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"tls-client-ca", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -892,6 +930,15 @@ static int parse_args(int argc, char **argv, const char **key_file)
         case 'k':
             *key_file = optarg;
             break;
+        case 'C':
+            tls_files[0] = optarg;
+            break;
+        case 'K':
+            tls_files[1] = optarg;
+            break;
+        case 'A':
+            tls_files[2] = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -909,6 +956,36 @@ static int parse_args(int argc, char **argv, const char **key_file)
         fprintf(stderr, "shop-services: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return -1;
+    }
+    if ((tls_files[0] == NULL) != (tls_files[1] == NULL) ||
+        (tls_files[2] != NULL && tls_files[0] == NULL)) {
+        fprintf(stderr, "shop-services: --tls-cert and --tls-key go together, and "
+                        "--tls-client-ca needs them\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the PEM files named by --tls-*. Returns 0 or -1 (with a message). */
+static int tls_load(void)
+{
+    char **dst[3] = {&shop.tls_cert, &shop.tls_key, &shop.tls_client_ca};
+
+    if (tls_files[0] != NULL && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        fprintf(stderr, "shop-services: this libmicrohttpd is built without TLS\n");
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        size_t len = 0;
+        int    err;
+
+        if (tls_files[i] == NULL)
+            continue;
+        err = bff_read_file(tls_files[i], 1u << 20, dst[i], &len);
+        if (err != 0) {
+            fprintf(stderr, "shop-services: %s: %s\n", tls_files[i], bff_strerror(err));
+            return -1;
+        }
     }
     return 0;
 }
@@ -950,6 +1027,8 @@ int main(int argc, char **argv)
                 why != NULL ? why : "cannot load");
         return 1;
     }
+    if (tls_load() != 0)
+        goto out;
     if (resolve_host(shop.host) != 0)
         goto out;
     raise_fd_limit();
@@ -978,7 +1057,10 @@ int main(int argc, char **argv)
             goto stop;
         }
         pthread_mutex_unlock(&s->daemon_lock);
-        printf("%s listening on %s\n", s->name, where);
+        printf("%s listening on %s%s\n", s->name, where,
+               shop.tls_cert == NULL        ? ""
+               : shop.tls_client_ca == NULL ? " (https)"
+                                            : " (https, client certificate required)");
     }
     addr_text(shop.control_port, where, sizeof(where));
     shop.control = listen_on(shop.control_port, on_control, NULL);
@@ -1005,5 +1087,10 @@ out:
         memset(shop.key, 0, shop.keylen);
         free(shop.key);
     }
+    if (shop.tls_key != NULL)
+        memset(shop.tls_key, 0, strlen(shop.tls_key));
+    free(shop.tls_cert);
+    free(shop.tls_key);
+    free(shop.tls_client_ca);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "bff/err.h"
 #include "bff/router.h"
 #include "bff/util.h"
+#include "encode.h"
 #include "internal.h"
 
 #define DEFAULT_HANDLER_TIMEOUT_MS 5000
@@ -44,6 +45,7 @@ struct bff_agg {
     bff_stage_fn        next;
     uint64_t            deadline_ms;
     int                 in_stage;    /* inside a stage function */
+    uint32_t            retry_after_s; /* a required part was refused (503) */
 };
 
 static struct agg_call *find(struct bff_agg *a, const char *part)
@@ -189,7 +191,10 @@ json_object *bff_agg_timings(struct bff_agg *a)
         if (c->state == CALL_PENDING)
             continue;
         json_object *t = json_object_new_object();
-        json_object_object_add(t, "ms", json_object_new_double((double)((long)(c->ms * 10 + 0.5)) / 10.0));
+        char   ms[32];
+        double v = (double)(long)(c->ms * 10 + 0.5) / 10.0;
+        snprintf(ms, sizeof(ms), "%.1f", v); /* printed as 12.3, not 12.300000000000001 */
+        json_object_object_add(t, "ms", json_object_new_double_s(v, ms));
         json_object_object_add(t, "status", json_object_new_int(c->status));
         if (c->state == CALL_FAILED)
             json_object_object_add(t, "error", json_object_new_string(c->desc ? c->desc : "failed"));
@@ -238,16 +243,27 @@ void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
         req_problem(r, 500, "out of memory", NULL, 0);
         return;
     }
-    struct bff_hdr h[2] = {{"Server-Timing", r->timings ? r->timings : ""},
-                           {"Cache-Control", "no-store"}};
-    req_respond(r, status, "application/json", copy, len, 0, h, 2);
+    struct bff_hdr       h = {"Server-Timing", r->timings ? r->timings : ""};
+    unsigned             flags = encode_flags(r);
+    struct encode_answer ans = {
+        .status = status, .type = "application/json", .body = copy, .len = len,
+        .flags = flags, .compressible = 1, .hdrs = &h, .nhdrs = 1,
+        .cache_control = (flags & BFF_ENCODE_ETAG) && status == 200 ? "private, no-cache"
+                                                                     : "no-store"};
+    encode_respond(r, &ans); /* gzip, ETag and 304 as this BFF asks */
 }
 
 void bff_agg_fail(struct bff_agg *a, int status, const char *detail)
 {
     server_timing(a);
-    struct bff_hdr h = {"Server-Timing", a->req->timings ? a->req->timings : ""};
-    req_problem(a->req, status, detail, &h, a->req->timings ? 1 : 0);
+    struct bff_hdr h[2];
+    size_t         nh = 0;
+    if (a->req->timings)
+        h[nh++] = (struct bff_hdr){"Server-Timing", a->req->timings};
+    if (status == 503 && a->retry_after_s) /* breaker, bulkhead or health said no */
+        h[nh++] = (struct bff_hdr){"Retry-After",
+                                   bff_arena_printf(&a->req->arena, "%u", a->retry_after_s)};
+    req_problem(a->req, status, detail, h, nh);
 }
 
 static void run_stage(struct bff_agg *a, bff_stage_fn fn);
@@ -385,8 +401,21 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
     c->up.done = on_call_done;
     c->up.ud = c;
     c->up.arena = &r->arena;
-    if (!c->up.url || up_call_start(r->w, &c->up) != 0)
+    c->up.rt = &r->snap->services[c->svc];
+    c->up.deadline_ms = a->deadline_ms; /* retries fit in the route's deadline */
+    if (!c->up.url)
         goto oom;
+    if (up_call_start(r->w, &c->up) != 0) {
+        if (!c->up.rejected)
+            goto oom;
+        /* not made: circuit open, bulkhead full or service down (503) */
+        const char *why = res_reject_text(c->up.rejected);
+        call_failed(c, 503, bff_arena_printf(&r->arena, "%s is not called: %s", svc->name, why),
+                    why);
+        if (c->kind == BFF_REQUIRED)
+            a->retry_after_s = c->up.retry_after_ms ? (c->up.retry_after_ms + 999) / 1000 : 1;
+        return -1;
+    }
     return 0;
 oom:
     call_failed(c, 500, "out of memory", "error");
@@ -414,9 +443,22 @@ static void run_stage(struct bff_agg *a, bff_stage_fn fn)
         return;
     }
     a->pending = 0;
-    for (unsigned i = a->stage_first; i < a->ncalls; i++)
-        if (start_call(a, &a->calls[i]) == 0)
+    for (unsigned i = a->stage_first; i < a->ncalls; i++) {
+        if (start_call(a, &a->calls[i]) == 0) {
             a->pending++;
+        } else if (a->calls[i].kind == BFF_REQUIRED) {
+            /* a required part failed before it started: answer its error now */
+            for (unsigned k = a->stage_first; k < i; k++)
+                if (a->calls[k].state == CALL_PENDING) {
+                    up_call_cancel(&a->calls[k].up);
+                    a->calls[k].ms = (double)(bff_now_us() - a->calls[k].up.start_us) / 1000.0;
+                    call_failed(&a->calls[k], 0, NULL, "cancelled");
+                }
+            a->pending = 0;
+            bff_agg_fail(a, a->calls[i].fail_status, a->calls[i].fail_detail);
+            return;
+        }
+    }
     if (a->pending == 0)
         stage_done(a);
     else

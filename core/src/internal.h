@@ -16,17 +16,28 @@
 #include "bff/jwt.h"
 #include "bff/router.h"
 #include "bff/server.h"
+#include "resilience.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;
 struct bff_worker;
 struct bff_request;
+struct bff_metrics_worker;
+struct bff_ratelimiter;
+struct rl_snap;
+struct rl_worker;
+struct rl_req;
+struct jwks_src;
+struct tokcache_set;
 
 /* ---- config snapshot: immutable, reference counted -------------------- */
 
 struct bff_service_rt {
     const struct bff_service_conf *conf;
     _Atomic uint32_t               in_flight; /* bulkhead, over all workers */
+    uint32_t                       mslot;     /* metrics slot (metrics.c) */
+    struct res_svc                *res;       /* breaker, bulkhead, health: the
+                                                 registry entry (resilience.c) */
 };
 
 struct bff_snapshot {
@@ -34,10 +45,15 @@ struct bff_snapshot {
     struct bff_config      *cfg;
     struct bff_router      *router;
     struct bff_service_rt  *services; /* cfg->nservices */
-    struct bff_keyset      *keys;     /* NULL when auth.jwt is off */
+    struct bff_keyset      *keys;     /* jwks_file's; NULL when auth.jwt is off */
+    struct jwks_src        *jwks;     /* jwks_url's key sets, shared across
+                                         reloads of the same URL (jwks_fetch.c) */
+    struct tokcache_set    *tokcache; /* verified tokens, per worker (tokcache.c) */
     struct bff_jwt_policy   policy;
     uint8_t                *sign_key; /* NULL when forwarding unsigned */
     size_t                  sign_keylen;
+    uint32_t               *route_mslot; /* cfg->nroutes metrics slots (metrics.c) */
+    struct rl_snap         *rl; /* rate-limit policies and counters (rl_store.c) */
 };
 
 struct bff_snapshot *snap_ref(struct bff_snapshot *s);
@@ -73,6 +89,10 @@ struct up_call {
     void             (*done)(struct up_call *c);
     void              *ud;
     struct bff_arena  *arena;     /* answer headers are allocated here */
+    const struct bff_service_rt *rt; /* the service called (resilience,
+                                        metrics); NULL = none of services: */
+    uint64_t           deadline_ms; /* bff_now_ms(): retries end before it;
+                                       0 = timeout_ms after the start */
 
     /* outputs, valid in done() */
     enum up_result     result;
@@ -82,6 +102,9 @@ struct up_call {
     struct up_header  *resp_headers;
     size_t             nresp_headers;
     double             ms;        /* wall time of the call */
+    int                rejected;  /* enum res_reject when start said BFF_EBUSY */
+    uint32_t           retry_after_ms; /* with rejected */
+    unsigned           attempts;  /* 1 + retries made */
 
     /* private */
     void              *easy;
@@ -91,6 +114,7 @@ struct up_call {
     size_t             hdr_cap;
     uint64_t           start_us;
     int                running;
+    struct res_call    res;       /* resilience.c */
 };
 
 /* Starts @c on worker @w's multi handle. Returns 0 and later calls c->done
@@ -101,6 +125,12 @@ int up_call_start(struct bff_worker *w, struct up_call *c);
 void up_call_cancel(struct up_call *c);
 /* Frees what a finished call still holds (c->resp_body). */
 void up_call_cleanup(struct up_call *c);
+/* resilience.c: starts the next attempt of admitted call @c (a retry).
+ * Returns 0, or a negative bff_err (nothing started). */
+int up_call_retry(struct up_call *c);
+/* resilience.c, health thread: a blocking GET of @url. Returns the HTTP
+ * status, or a negative bff_err (BFF_ETIMEDOUT, BFF_EIO). */
+int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms);
 
 int up_worker_init(struct bff_worker *w);
 void up_worker_cleanup(struct bff_worker *w);
@@ -123,6 +153,15 @@ struct bff_server {
     _Atomic uint64_t      reloads;
     _Atomic uint64_t      reloads_rejected;
     struct MHD_Daemon    *admin;
+    /* operations (server.c): guarded by snap_lock */
+    int64_t               started_at;    /* unix seconds */
+    int64_t               rejected_at;   /* last rejected reload; 0 = none */
+    char                 *rejected_errs; /* its errors, one per line (malloc) */
+    struct res_registry  *res;           /* per-service resilience state */
+    /* the in-memory rate-limit store: one for the process, kept across
+     * reloads, sized by the first config's max_keys (rl_store.c) */
+    struct bff_ratelimiter *rl_mem;
+    _Atomic unsigned        rl_users;    /* workers holding rl_mem */
 };
 
 struct bff_worker {
@@ -145,6 +184,9 @@ struct bff_worker {
     uint64_t             rng;
     void               **easy_pool;   /* idle curl handles */
     size_t               neasy_pool;
+    struct bff_metrics_worker *metrics; /* written by this thread only */
+    struct res_worker   *res;         /* retry timer (resilience.c) */
+    struct rl_worker    *rl;          /* Redis connection + timer (rl_store.c) */
 };
 
 void worker_wake(struct bff_worker *w);
@@ -193,6 +235,9 @@ struct bff_request {
     char                        *timings;    /* for the access log */
     struct up_call              *proxy;
     struct bff_agg              *agg;
+    int                          client_fd; /* watched while suspended */
+    int                          watching;  /* client_fd is in the epoll set */
+    struct rl_req               *rl;        /* rate-limit state (rl_store.c) */
 };
 
 /* The value of request header @name, or NULL. Borrowed for the request. */
@@ -216,6 +261,8 @@ void req_problem(struct bff_request *r, int status, const char *detail,
                  const struct bff_hdr *hdrs, size_t nhdrs);
 /* Suspends the connection while upstream calls run. */
 void req_suspend(struct bff_request *r);
+/* Resumes a suspended request without answering it (it goes on). */
+void req_resume(struct bff_request *r);
 
 /* A fresh 16-byte id as 32 lowercase hex digits. */
 void req_new_id(struct bff_worker *w, char out[33]);

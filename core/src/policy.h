@@ -19,4 +19,12 @@ int policy_check(struct bff_request *r);
 /* Headers every response to @r carries (CORS); returns how many. */
 size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_t cap);
 
+/* Admin thread. 1 when snapshot @s can verify tokens (or needs none), else
+ * 0 and a reason in @why: no key set (yet) from jwks_url, or none at all. */
+int policy_snapshot_ready(struct bff_snapshot *s, char *why, size_t cap);
+/* The key set's health for /readyz as a JSON object (malloc'd), or NULL when
+ * auth.jwt is off: source, keys, and for jwks_url the last success, age,
+ * last error and fetch counts. Admin thread. */
+char *policy_keys_health_json(struct bff_snapshot *s);
+
 #endif

@@ -177,9 +177,22 @@ void proxy_start(struct bff_request *r)
     c->max_body = cfg->limits.max_body;
     c->done = on_proxy_done;
     c->ud = r;
+    c->rt = &r->snap->services[r->route->service];
     c->arena = &r->arena;
-    if (up_call_start(r->w, c) != 0)
+    if (up_call_start(r->w, c) != 0) {
+        if (c->rejected) { /* circuit open, bulkhead full or service down */
+            const char    *name = cfg->services[r->route->service].name;
+            uint32_t       s = (c->retry_after_ms + 999) / 1000;
+            struct bff_hdr h = {"Retry-After", bff_arena_printf(&r->arena, "%u", s ? s : 1)};
+            req_add_timing(r, name, 0, res_reject_text(c->rejected));
+            req_problem(r, 503,
+                        bff_arena_printf(&r->arena, "%s is not called: %s", name,
+                                         res_reject_text(c->rejected)),
+                        h.value ? &h : NULL, h.value ? 1 : 0);
+            return;
+        }
         goto oom;
+    }
     r->proxy = c;
     req_suspend(r);
     return;

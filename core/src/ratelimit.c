@@ -21,7 +21,9 @@
  * flood of new keys cannot lock anyone out.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -373,4 +375,49 @@ size_t bff_ratelimiter_size(const struct bff_ratelimiter *rl)
     for (uint32_t i = 0; i < rl->nshards; i++)
         n += __atomic_load_n(&rl->shards[i].count, __ATOMIC_RELAXED);
     return n;
+}
+
+static uint32_t s_ceil(uint64_t ms)
+{
+    return (uint32_t)(ms / 1000 + (ms % 1000 != 0));
+}
+
+size_t bff_ratelimit_policy_field(const struct bff_rate *rate, char *buf, size_t cap)
+{
+    int n;
+
+    if (!rate->count || !rate->period_ms || cap == 0)
+        return 0;
+    n = snprintf(buf, cap, "\"default\";q=%" PRIu32 ";w=%" PRIu32, rate->count,
+                 s_ceil(rate->period_ms));
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)n;
+}
+
+size_t bff_ratelimit_field(const struct bff_rl_verdict *v, char *buf, size_t cap)
+{
+    uint32_t t = v->allowed ? s_ceil(v->reset_ms) : bff_ratelimit_retry_after_s(v);
+    int      n;
+
+    if (cap == 0)
+        return 0;
+    n = snprintf(buf, cap, "\"default\";r=%" PRIu32 ";t=%" PRIu32, v->remaining, t);
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)n;
+}
+
+uint32_t bff_ratelimit_retry_after_s(const struct bff_rl_verdict *v)
+{
+    uint32_t s;
+
+    if (v->allowed)
+        return 0;
+    s = s_ceil(v->retry_after_ms);
+    return s ? s : 1;
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <microhttpd.h>
 
 #include "bff/err.h"
@@ -20,6 +21,8 @@
 #include "bff/util.h"
 #include "policy.h"
 #include "internal.h"
+#include "metrics.h"
+#include "rl_store.h"
 
 #ifndef BFF_VERSION
 #define BFF_VERSION "0.1.0"
@@ -39,14 +42,33 @@ void snap_unref(struct bff_snapshot *s)
         return;
     bff_router_free(s->router);
     policy_snapshot_cleanup(s);
+    metrics_snapshot_cleanup(s);
     free(s->sign_key);
     free(s->services);
     bff_config_free(s->cfg);
     free(s);
 }
 
+/* Replaces *@field with the value of environment variable @name when it is
+ * set and not empty. Returns 0, or BFF_ENOMEM. */
+static int env_override(char **field, const char *name)
+{
+    const char *v = getenv(name);
+    char       *copy;
+    if (!v || !*v)
+        return 0;
+    if (!(copy = strdup(v)))
+        return BFF_ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
 /* Loads @path into a new snapshot with everything the request path needs
- * prepared. On failure prints every problem as FILE:LINE:COL: message (or
+ * prepared. BFF_LISTEN and BFF_ADMIN_LISTEN, when set, override listen and
+ * admin_listen, so that one file (one sha256) can run as several instances
+ * on one host (docs/operations.md). On failure prints every problem as
+ * FILE:LINE:COL: message (or
  * FILE: message) to @err and returns NULL. */
 static struct bff_snapshot *snap_load(const struct bff_app *app, const char *path,
                                       FILE *err)
@@ -65,6 +87,9 @@ static struct bff_snapshot *snap_load(const struct bff_app *app, const char *pat
         return NULL;
     }
     bff_diag_cleanup(&diag);
+    if (env_override(&cfg->listen, "BFF_LISTEN") != 0 ||
+        env_override(&cfg->admin_listen, "BFF_ADMIN_LISTEN") != 0)
+        goto fail;
     s = calloc(1, sizeof(*s));
     if (!s)
         goto fail;
@@ -90,6 +115,10 @@ static struct bff_snapshot *snap_load(const struct bff_app *app, const char *pat
                     cfg->auth.internal_signing_key_file, why ? why : bff_strerror(rc));
             goto fail;
         }
+    }
+    if (metrics_snapshot_init(s) != 0) {
+        fprintf(err, "%s: out of memory building the metrics table\n", path);
+        goto fail;
     }
     return s;
 fail:
@@ -167,6 +196,19 @@ void req_suspend(struct bff_request *r)
     if (!r->suspended && !r->answered) {
         r->suspended = 1;
         MHD_suspend_connection(r->conn);
+        /* MHD does not see a suspended client leave: the worker's epoll does */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            res_client_watch(r, ci->connect_fd);
+    }
+}
+
+void req_resume(struct bff_request *r)
+{
+    if (r->suspended && !r->answered) {
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
     }
 }
 
@@ -213,6 +255,7 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
     r->status = status;
     r->bytes_out = len;
     r->answered = 1;
+    res_client_unwatch(r);
     if (r->suspended) {
         r->suspended = 0;
         MHD_resume_connection(r->conn);
@@ -278,10 +321,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    res_client_unwatch(r);
     if (r->proxy)
         up_call_cancel(r->proxy);
     if (r->agg)
         agg_cancel(r);
+    if (r->rl)
+        rl_request_done(r);
     if (r->resp)
         MHD_destroy_response(r->resp);
     if (!r->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
@@ -291,6 +337,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         else if (!r->answered && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
             r->status = 408;
     }
+    if (r->method)
+        metrics_request_done(r);
     if (r->snap->cfg->access_log && r->method)
         log_access(r);
     if (r->prev)
@@ -409,6 +457,8 @@ static void begin(struct bff_request *r, const char *method)
 
 static void dispatch(struct bff_request *r)
 {
+    if (rl_hold(r))
+        return; /* 429, store error, deferred 401/403, or waiting for Redis */
     if (r->body_too_large) {
         req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
         return;
@@ -482,6 +532,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* ---- workers -------------------------------------------------------------- */
 
+/* Client connections opened and closed, for the bff_connections gauge. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c, (void)socket_context;
+    metrics_connection(cls, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
 static int start_daemon(struct bff_worker *w)
 {
     const struct bff_config *cfg = w->snap->cfg;
@@ -497,7 +555,8 @@ static int start_daemon(struct bff_worker *w)
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, tmo,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         w, MHD_OPTION_URI_LOG_CALLBACK, on_uri, w, MHD_OPTION_UNESCAPE_CALLBACK,
-        no_unescape, NULL, MHD_OPTION_END);
+        no_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+        MHD_OPTION_END);
     return w->mhd ? 0 : BFF_EIO;
 }
 
@@ -551,6 +610,109 @@ static struct bff_snapshot *current_snap(struct bff_server *srv)
 
 static int reload(struct bff_server *srv, FILE *err);
 
+/* Whether snapshot @s can serve; else 0 and a reason in @why. */
+static int snapshot_ready(struct bff_snapshot *s, char *why, size_t cap)
+{
+    if (!policy_snapshot_ready(s, why, cap)) /* no JWT key set (yet) */
+        return 0;
+    /* a service that a route uses and that is known down (health checks,
+     * refused connections; an open circuit alone does not count: see
+     * docs/resilience.md) */
+    char down[256];
+    if (res_snapshot_down_json(s, down, sizeof(down)) > 0) {
+        snprintf(why, cap, "required services are down: %.64s", down);
+        return 0;
+    }
+    return 1;
+}
+
+/* /readyz: 1 when this instance should get traffic; else 0 and @why. */
+static int instance_ready(struct bff_server *srv, char *why, size_t cap)
+{
+    if (atomic_load(&srv->draining)) {
+        snprintf(why, cap, "draining");
+        return 0;
+    }
+    if (!atomic_load(&srv->ready)) {
+        snprintf(why, cap, "starting");
+        return 0;
+    }
+    struct bff_snapshot *s = current_snap(srv);
+    int                  ok = snapshot_ready(s, why, cap);
+    snap_unref(s);
+    return ok;
+}
+
+/* /admin/config: the config in force and the reload history (json-c). */
+static char *admin_config_json(struct bff_server *srv)
+{
+    struct bff_snapshot *s = current_snap(srv);
+    json_object         *o = json_object_new_object();
+    char                *out = NULL;
+
+    if (!o)
+        goto out;
+    json_object_object_add(o, "name", json_object_new_string(srv->app->name));
+    json_object_object_add(o, "version", json_object_new_string(BFF_VERSION));
+    json_object_object_add(o, "sha256", json_object_new_string(s->cfg->sha256));
+    json_object_object_add(o, "loaded_at", json_object_new_int64(s->cfg->loaded_at));
+    json_object_object_add(o, "path", json_object_new_string(s->cfg->path));
+    json_object_object_add(o, "started_at", json_object_new_int64(srv->started_at));
+    json_object_object_add(o, "reloads",
+                           json_object_new_int64((int64_t)atomic_load(&srv->reloads)));
+    json_object_object_add(
+        o, "reloads_rejected",
+        json_object_new_int64((int64_t)atomic_load(&srv->reloads_rejected)));
+    json_object *last = NULL;
+    pthread_mutex_lock(&srv->snap_lock);
+    if (srv->rejected_at) {
+        json_object *errs = json_object_new_array();
+        last = json_object_new_object();
+        for (const char *p = srv->rejected_errs; errs && p && *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t      n = nl ? (size_t)(nl - p) : strlen(p);
+            if (n)
+                json_object_array_add(errs, json_object_new_string_len(p, (int)n));
+            p = nl ? nl + 1 : p + n;
+        }
+        json_object_object_add(last, "at", json_object_new_int64(srv->rejected_at));
+        json_object_object_add(last, "errors", errs);
+    }
+    pthread_mutex_unlock(&srv->snap_lock);
+    json_object_object_add(o, "last_rejected", last);
+    const char *txt = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (txt && asprintf(&out, "%s\n", txt) < 0)
+        out = NULL;
+out:
+    json_object_put(o);
+    snap_unref(s);
+    return out;
+}
+
+static char *admin_metrics(struct bff_server *srv)
+{
+    struct bff_snapshot *s = current_snap(srv);
+    char                 why[128];
+    struct metrics_info  in = {
+         .name = srv->app->name,
+         .version = BFF_VERSION,
+         .snap = s,
+         .reloads_ok = atomic_load(&srv->reloads),
+         .reloads_rejected = atomic_load(&srv->reloads_rejected),
+         .reload_at = s->cfg->loaded_at,
+         .start_at = srv->started_at,
+         .ready = instance_ready(srv, why, sizeof(why)),
+         .draining = atomic_load(&srv->draining),
+    };
+    size_t len = 0;
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        in.requests_in_flight += atomic_load(&srv->workers[i].in_flight);
+    char *body = metrics_render(&in, &len);
+    snap_unref(s);
+    return body;
+}
+
 static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version,
                                 const char *upload, size_t *upload_size, void **con_cls)
@@ -572,40 +734,37 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char 
         return admin_reply(c, 200, "application/json", strdup("{\"status\":\"ok\"}\n"));
     }
     if (is_get && strcmp(url, "/readyz") == 0) {
-        int  ready = atomic_load(&srv->ready) && !atomic_load(&srv->draining);
-        char buf[256];
-        snprintf(buf, sizeof(buf), "{\"ready\":%s,\"draining\":%s}\n",
-                 ready ? "true" : "false", atomic_load(&srv->draining) ? "true" : "false");
-        return admin_reply(c, ready ? 200 : 503, "application/json", strdup(buf));
+        char why[128] = "", esc[256], down[1024];
+        int  ready = instance_ready(srv, why, sizeof(why));
+        json_escape(esc, sizeof(esc), 0, why);
+        struct bff_snapshot *ds = current_snap(srv);
+        res_snapshot_down_json(ds, down, sizeof(down));
+        char *keys = policy_keys_health_json(ds); /* the JWT key set's health */
+        snap_unref(ds);
+        int n = asprintf(
+            &body, "{\"ready\":%s,\"draining\":%s,\"down\":%s%s%s%s%s%s}\n",
+            ready ? "true" : "false", atomic_load(&srv->draining) ? "true" : "false",
+            down, keys ? ",\"jwt_keys\":" : "", keys ? keys : "",
+            ready ? "" : ",\"reason\":\"", ready ? "" : esc, ready ? "" : "\"");
+        free(keys);
+        if (n < 0)
+            return MHD_NO;
+        return admin_reply(c, ready ? 200 : 503, "application/json", body);
+    }
+    if (is_get && strcmp(url, "/admin/resilience") == 0) {
+        struct bff_snapshot *rs = current_snap(srv);
+        body = res_snapshot_json(srv, rs);
+        snap_unref(rs);
+        return body ? admin_reply(c, 200, "application/json", body) : MHD_NO;
     }
     if (is_get && strcmp(url, "/admin/config") == 0) {
-        struct bff_snapshot *s = current_snap(srv);
-        char                 path[1024];
-        json_escape(path, sizeof(path), 0, s->cfg->path);
-        if (asprintf(&body,
-                     "{\"sha256\":\"%s\",\"loaded_at\":%" PRId64 ",\"path\":\"%s\","
-                     "\"reloads\":%" PRIu64 ",\"reloads_rejected\":%" PRIu64 "}\n",
-                     s->cfg->sha256, s->cfg->loaded_at, path, atomic_load(&srv->reloads),
-                     atomic_load(&srv->reloads_rejected)) < 0)
-            body = NULL;
-        snap_unref(s);
+        body = admin_config_json(srv);
         return body ? admin_reply(c, 200, "application/json", body) : MHD_NO;
     }
     if (is_get && strcmp(url, "/metrics") == 0) {
-        struct bff_snapshot *s = current_snap(srv);
-        if (asprintf(&body,
-                     "# HELP bff_config_info The config in force.\n"
-                     "# TYPE bff_config_info gauge\n"
-                     "bff_config_info{sha256=\"%s\"} 1\n"
-                     "# HELP bff_config_reloads_total Config reloads by result.\n"
-                     "# TYPE bff_config_reloads_total counter\n"
-                     "bff_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-                     "bff_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
-                     s->cfg->sha256, atomic_load(&srv->reloads),
-                     atomic_load(&srv->reloads_rejected)) < 0)
-            body = NULL;
-        snap_unref(s);
-        return body ? admin_reply(c, 200, "text/plain; version=0.0.4", body) : MHD_NO;
+        body = admin_metrics(srv);
+        return body ? admin_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", body)
+                    : MHD_NO;
     }
     if (strcmp(method, "POST") == 0 && strcmp(url, "/admin/reload") == 0) {
         char  *msg = NULL;
@@ -640,20 +799,69 @@ int server_listen(const char *hostport, int reuseport, char *err, size_t errlen)
 
 /* ---- reload and signals ---------------------------------------------------- */
 
+/* SIGHUP (main thread) and POST /admin/reload (admin thread) may overlap;
+ * one at a time, so the file read last is the config in force. */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Rejects a reload: counts it, logs each error, keeps them for
+ * /admin/config (takes @msgs), and writes them to @err. */
+static void reload_rejected(struct bff_server *srv, char *msgs, FILE *err)
+{
+    atomic_fetch_add(&srv->reloads_rejected, 1);
+    log_event("error", "config reload rejected: %s; the config with sha256 %s keeps serving",
+              srv->config_path, srv->snap->cfg->sha256);
+    for (const char *p = msgs; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        int         n = nl ? (int)(nl - p) : (int)strlen(p);
+        if (n > 0) {
+            log_event("error", "config reload: %.*s", n, p);
+            if (err)
+                fprintf(err, "%.*s\n", n, p);
+        }
+        p = nl ? nl + 1 : p + n;
+    }
+    pthread_mutex_lock(&srv->snap_lock);
+    free(srv->rejected_errs);
+    srv->rejected_errs = msgs;
+    srv->rejected_at = bff_unix_now();
+    pthread_mutex_unlock(&srv->snap_lock);
+}
+
+/* Loads the config file again, off the request path, and swaps it in; a
+ * config that fails validation is rejected and the old one keeps serving.
+ * Errors also go to @err when it is not NULL.
+ * Requests in flight keep the snapshot they started with. Returns 0 or
+ * BFF_EINVAL. Never called on a worker thread. */
 static int reload(struct bff_server *srv, FILE *err)
 {
-    struct bff_snapshot *s = snap_load(srv->app, srv->config_path, err);
+    char  *msgs = NULL;
+    size_t msglen = 0;
+    FILE  *mf;
+
+    pthread_mutex_lock(&reload_lock);
+    mf = open_memstream(&msgs, &msglen);
+    struct bff_snapshot *s = snap_load(srv->app, srv->config_path, mf ? mf : stderr);
+    if (mf)
+        fclose(mf);
     if (!s) {
-        atomic_fetch_add(&srv->reloads_rejected, 1);
-        log_event("error", "config reload rejected: %s keeps serving", srv->config_path);
+        reload_rejected(srv, msgs ? msgs : strdup("cannot load the config"), err);
+        pthread_mutex_unlock(&reload_lock);
         return BFF_EINVAL;
+    }
+    free(msgs);
+    if (res_snapshot_bind(srv->res, s) != 0) {
+        snap_unref(s);
+        reload_rejected(srv, strdup("out of memory binding the services"), err);
+        pthread_mutex_unlock(&reload_lock);
+        return BFF_ENOMEM;
     }
     const struct bff_config *old = srv->snap->cfg;
     if (strcmp(old->listen, s->cfg->listen) != 0 || old->workers != s->cfg->workers ||
         (old->admin_listen == NULL) != (s->cfg->admin_listen == NULL) ||
         (old->admin_listen && strcmp(old->admin_listen, s->cfg->admin_listen) != 0)) {
-        fprintf(err, "%s: listen, admin_listen and workers take effect only on restart\n",
-                srv->config_path);
+        if (err)
+            fprintf(err, "%s: listen, admin_listen and workers take effect only on restart\n",
+                    srv->config_path);
         log_event("warn", "config reload: listen, admin_listen and workers changes need a "
                           "restart");
     }
@@ -668,6 +876,7 @@ static int reload(struct bff_server *srv, FILE *err)
     }
     atomic_fetch_add(&srv->reloads, 1);
     log_event("info", "config reloaded: %s sha256 %s", srv->config_path, s->cfg->sha256);
+    pthread_mutex_unlock(&reload_lock);
     return 0;
 }
 
@@ -731,6 +940,7 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     }
     srv.app = app;
     srv.config_path = path;
+    srv.started_at = bff_unix_now();
     pthread_mutex_init(&srv.snap_lock, NULL);
     srv.snap = snap_load(app, path, check ? stdout : stderr);
     if (!srv.snap)
@@ -741,6 +951,11 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         goto out;
     }
     g_srv = &srv;
+    srv.res = res_registry_new();
+    if (!srv.res || res_snapshot_bind(srv.res, srv.snap) != 0) {
+        fprintf(stderr, "%s: out of memory\n", app->name);
+        goto out;
+    }
 
     sigset_t set;
     sigemptyset(&set);
@@ -753,7 +968,7 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     const struct bff_config *cfg = srv.snap->cfg;
     srv.nworkers = cfg->workers ? cfg->workers : 1;
     srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
-    if (!srv.workers)
+    if (!srv.workers || metrics_init(srv.nworkers) != 0)
         goto out;
     for (unsigned i = 0; i < srv.nworkers; i++) {
         char err[256];
@@ -761,6 +976,7 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         w->srv = &srv;
         w->id = i;
         w->snap = snap_ref(srv.snap);
+        w->metrics = metrics_worker(i);
         w->listen_fd = server_listen(cfg->listen, 1, err, sizeof(err));
         if (w->listen_fd < 0) {
             fprintf(stderr, "%s: listen %s: %s\n", path, cfg->listen, err);
@@ -791,6 +1007,10 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
             goto stop;
         }
     }
+    if (res_health_start(srv.res) != 0) {
+        fprintf(stderr, "%s: cannot start the health checker\n", app->name);
+        goto stop;
+    }
     atomic_store(&srv.ready, 1);
     log_event("info", "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
               app->name, BFF_VERSION, cfg->listen,
@@ -802,31 +1022,52 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            reload(&srv, stderr);
+            reload(&srv, NULL); /* errors go to the log */
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT)
             break;
     }
 
-    /* drain: not ready at once, stop accepting, let in-flight requests finish */
+    /* Drain (docs/operations.md). /readyz answers 503 at once and answers
+     * say Connection: close; the listeners keep accepting for a grace period,
+     * min(1 s, drain_timeout / 4), so that a load balancer polling /readyz
+     * takes this instance out before connections are refused; then they
+     * close, and in-flight requests get what is left of drain_timeout
+     * (counted from the signal). A second SIGTERM/SIGINT cuts it short. */
     atomic_store(&srv.draining, 1);
-    log_event("info", "draining: up to %u ms for in-flight requests",
-              srv.snap->cfg->drain_timeout_ms);
-    for (unsigned i = 0; i < srv.nworkers; i++) {
-        atomic_store(&srv.workers[i].quiesce, 1);
-        worker_wake(&srv.workers[i]);
-    }
     {
-        uint64_t deadline = bff_now_ms() + srv.snap->cfg->drain_timeout_ms;
+        struct bff_snapshot *ds = current_snap(&srv); /* POST /admin/reload may swap */
+        uint32_t             drain_ms = ds->cfg->drain_timeout_ms;
+        snap_unref(ds);
+        uint32_t grace_ms = drain_ms / 4 < 1000 ? drain_ms / 4 : 1000;
+        uint64_t t0 = bff_now_ms(), deadline = t0 + drain_ms;
+        int      quiesced = 0, hurry = 0;
+        log_event("info", "draining: not ready; accepting for %u ms more, then up to %u ms "
+                          "for in-flight requests",
+                  grace_ms, drain_ms);
         for (;;) {
+            uint64_t now = bff_now_ms();
+            if (!quiesced && (hurry || now >= t0 + grace_ms)) {
+                for (unsigned i = 0; i < srv.nworkers; i++) {
+                    atomic_store(&srv.workers[i].quiesce, 1);
+                    worker_wake(&srv.workers[i]);
+                }
+                quiesced = 1;
+            }
             uint32_t busy = 0;
             for (unsigned i = 0; i < srv.nworkers; i++)
                 busy += atomic_load(&srv.workers[i].in_flight);
-            if (busy == 0 || bff_now_ms() >= deadline)
+            if (hurry || now >= deadline || (quiesced && busy == 0)) {
+                if (busy)
+                    log_event("warn", "drain: %u requests still in flight are cut off",
+                              busy);
                 break;
+            }
             struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            int             sig = sigtimedwait(&set, NULL, &ts);
+            if (sig == SIGTERM || sig == SIGINT)
+                hurry = 1;
         }
     }
     status = 0;
@@ -851,6 +1092,9 @@ stop:
 out:
     if (srv.snap)
         snap_unref(srv.snap);
+    free(srv.rejected_errs);
+    res_registry_free(srv.res); /* stops the health checker */
+    metrics_cleanup();
     pthread_mutex_destroy(&srv.snap_lock);
     up_global_cleanup();
     return status;

@@ -13,6 +13,7 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
+#include "encode.h"
 #include "internal.h"
 
 #define STATIC_MAX (8u << 20)
@@ -77,12 +78,22 @@ void static_serve(struct bff_request *r)
                     rc == BFF_ERANGE ? "file too large" : "no such file", NULL, 0);
         return;
     }
-    const char    *type = mime(real);
-    struct bff_hdr h[2] = {{"Cache-Control", strncmp(type, "text/html", 9) == 0
-                                                 ? "no-cache"
-                                                 : "public, max-age=300"},
-                           {"X-Content-Type-Options", "nosniff"}};
-    req_respond(r, 200, type, body, len, 1, h, 2);
+    const char          *type = mime(real);
+    struct stat          rst;
+    struct bff_hdr       h = {"X-Content-Type-Options", "nosniff"};
+    struct encode_answer ans = {
+        .status = 200, .type = type, .body = body, .len = len, .body_malloced = 1,
+        /* always an ETag (a content hash, the same on every instance) and
+         * Last-Modified; gzip when the BFF asks for it */
+        .flags = BFF_ENCODE_ETAG | (encode_flags(r) & BFF_ENCODE_GZIP),
+        .compressible = strncmp(type, "text/", 5) == 0 ||
+                        strncmp(type, "application/json", 16) == 0 ||
+                        strncmp(type, "image/svg", 9) == 0,
+        .last_modified = stat(real, &rst) == 0 ? (int64_t)rst.st_mtime : 0,
+        .cache_control = strncmp(type, "text/html", 9) == 0 ? "no-cache"
+                                                             : "public, max-age=300",
+        .hdrs = &h, .nhdrs = 1};
+    encode_respond(r, &ans);
     return;
 oom:
     req_problem(r, 500, "out of memory", NULL, 0);

@@ -15,6 +15,7 @@
 #include "bff/err.h"
 #include "bff/util.h"
 #include "internal.h"
+#include "metrics.h"
 #include "worker_tags.h"
 
 #define EASY_POOL_MAX 256
@@ -204,7 +205,8 @@ static void easy_put(struct bff_worker *w, CURL *e)
         curl_easy_cleanup(e);
 }
 
-int up_call_start(struct bff_worker *w, struct up_call *c)
+/* One attempt of @c on @w's multi handle (the first, or a retry). */
+static int attempt_start(struct bff_worker *w, struct up_call *c)
 {
     struct curl_slist *hl = NULL;
     CURL              *e = easy_get(w);
@@ -258,6 +260,16 @@ int up_call_start(struct bff_worker *w, struct up_call *c)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->rt) { /* services.NAME.tls: the CA that signed the service's
+                    certificate, and ours for mutual TLS */
+        const struct bff_service_conf *sc = c->rt->conf;
+        if (sc->tls.ca)
+            curl_easy_setopt(e, CURLOPT_CAINFO, sc->tls.ca);
+        if (sc->tls.cert && sc->tls.key) {
+            curl_easy_setopt(e, CURLOPT_SSLCERT, sc->tls.cert);
+            curl_easy_setopt(e, CURLOPT_SSLKEY, sc->tls.key);
+        }
+    }
     if (c->head) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(c->method, "GET") != 0) {
@@ -282,6 +294,39 @@ fail:
     return BFF_ENOMEM;
 }
 
+/* Every call goes through here: when it names its service (c->rt), the
+ * resilience module admits it first (health, breaker, bulkhead; BFF_EBUSY
+ * with c->rejected when refused) and may retry it before done() runs. */
+int up_call_start(struct bff_worker *w, struct up_call *c)
+{
+    int rc;
+
+    c->w = w;
+    c->rejected = 0;
+    c->retry_after_ms = 0;
+    c->attempts = 0;
+    c->running = 0;
+    c->res.active = 0;
+    c->res.backoff = 0;
+    if (c->rt && c->rt->res && (rc = res_call_admit(c)) != 0)
+        return rc;
+    rc = attempt_start(w, c);
+    if (rc == 0)
+        c->attempts = 1;
+    else if (c->res.active)
+        res_call_abandon(c);
+    return rc;
+}
+
+int up_call_retry(struct up_call *c)
+{
+    up_call_cleanup(c); /* the failed attempt's answer */
+    int rc = attempt_start(c->w, c);
+    if (rc == 0)
+        c->attempts++;
+    return rc;
+}
+
 static void release(struct up_call *c)
 {
     if (c->easy) {
@@ -296,6 +341,8 @@ static void release(struct up_call *c)
 
 void up_call_cancel(struct up_call *c)
 {
+    if (c->res.active)
+        res_call_cancel(c); /* slot, probe, a retry waiting on its timer */
     if (!c->running)
         return;
     release(c);
@@ -328,7 +375,11 @@ static void finish(struct up_call *c, CURLcode rc)
     }
     if (c->result != UP_OK)
         c->status = 0;
+    metrics_upstream_done(c->w, c->rt, metrics_up_outcome(c->result, c->status),
+                          bff_now_us() - c->start_us);
     release(c);
+    if (c->res.active && res_call_attempt_done(c))
+        return; /* a retry waits on the worker's timer */
     c->done(c);
 }
 
@@ -362,4 +413,34 @@ void up_worker_event(struct bff_worker *w, int fd, uint32_t events)
         curl_multi_socket_action(w->multi, fd, flags, &running);
     }
     drain_done(w);
+}
+
+static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return size * n;
+}
+
+int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms)
+{
+    CURL *e = curl_easy_init();
+    long  status = 0;
+
+    if (!e)
+        return BFF_ENOMEM;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, share);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    CURLcode rc = curl_easy_perform(e);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return BFF_ETIMEDOUT;
+    return rc == CURLE_OK ? (int)status : BFF_EIO;
 }

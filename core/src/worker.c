@@ -24,6 +24,7 @@
 #include "bff/err.h"
 #include "bff/util.h"
 #include "internal.h"
+#include "rl_store.h"
 #include "worker_tags.h"
 
 int server_worker_daemon(struct bff_worker *w);
@@ -112,6 +113,8 @@ int worker_start(struct bff_worker *w)
         return BFF_EIO;
     if (up_worker_init(w) != 0 || server_worker_daemon(w) != 0)
         return BFF_EIO;
+    if (res_worker_init(w) != 0) /* retry timer, client watches */
+        return BFF_EIO;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     if (!di)
         return BFF_EIO;
@@ -125,8 +128,11 @@ int worker_start(struct bff_worker *w)
     ev.data.u64 = TAG_WAKE;
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) != 0)
         return BFF_EIO;
+    if (rl_worker_init(w) != 0) /* rate-limit store: Redis timer, memory store ref */
+        return BFF_EIO;
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         w->thread = 0;
+        rl_worker_cleanup(w);
         return BFF_EIO;
     }
     return 0;
@@ -180,6 +186,10 @@ void *worker_main(void *arg)
                 up_worker_event(w, -1, 0);
             } else if (tag == TAG_WAKE) {
                 on_wake(w);
+            } else if (tag == RES_TAG) {
+                res_worker_event(w, evs[i].data.u64 & ~TAG_MASK);
+            } else if (tag == TAG_RL || tag == TAG_RL_TIMER) {
+                rl_worker_event(w, evs[i].data.u64, evs[i].events);
             }
         }
         if (w->curl_due_us && bff_now_us() >= w->curl_due_us) {
@@ -195,6 +205,8 @@ void *worker_main(void *arg)
     MHD_stop_daemon(w->mhd);
     w->mhd = NULL;
     up_worker_cleanup(w);
+    res_worker_cleanup(w);
+    rl_worker_cleanup(w); /* after the daemon: no request waits for Redis any more */
     close(w->epfd);
     close(w->timerfd);
     close(w->wakefd);

@@ -7,5 +7,8 @@
 #define TAG_TIMER 0x0200000000000000ull
 #define TAG_WAKE 0x0300000000000000ull
 #define TAG_CURL 0x0400000000000000ull
+/* 0x05: resilience (RES_TAG in resilience.h) */
+#define TAG_RL 0x0600000000000000ull       /* | fd: the worker's Redis connection */
+#define TAG_RL_TIMER 0x0700000000000000ull /* rate-limit store deadlines */
 
 #endif

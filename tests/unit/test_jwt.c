@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include "bff/jwt.h"
+#include "../../core/src/tokcache.h"
 
 #define NOW 1700000000LL
 
@@ -1403,12 +1404,217 @@ START_TEST(reason_names)
         const char *t = bff_jwt_reason_text((enum bff_jwt_reason)r);
         ck_assert_str_eq(bff_jwt_reason_name((enum bff_jwt_reason)r), names[r]);
         ck_assert_ptr_nonnull(t);
-        /* it goes into WWW-Authenticate error_description="..." */
+        /* it goes into WWW-Authenticate error_description="...": RFC 6750
+         * allows %x20-21 / %x23-5B / %x5D-7E */
         ck_assert_ptr_null(strpbrk(t, "\"\\\r\n"));
+        for (const char *p = t; *p; p++)
+            ck_assert(*p >= 0x20 && *p <= 0x7e);
     }
     ck_assert_str_eq(bff_jwt_reason_name(BFF_JWT_REASON_COUNT), "unknown");
     ck_assert_ptr_nonnull(bff_jwt_reason_text(BFF_JWT_REASON_COUNT));
     ck_assert_str_eq(bff_jwt_reason_text(BFF_JWT_EXPIRED), "the token has expired");
+}
+END_TEST
+
+/* ---- the verified-token cache (core/src/tokcache.c) ---- */
+
+static struct bff_identity ident(const char *uid, const char *roles, int64_t exp)
+{
+    struct bff_identity id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.user_id, sizeof id.user_id, "%s", uid);
+    snprintf(id.roles, sizeof id.roles, "%s", roles);
+    id.exp = exp;
+    return id;
+}
+
+/* A distinct token-like string of @len bytes for @i. */
+static char *fake_token(unsigned i, size_t len)
+{
+    char *t = malloc(len + 1);
+    REQUIRE(t);
+    for (size_t k = 0; k < len; k++)
+        t[k] =
+            "abcdefghijklmnopqrstuvwxyz012345"[(i * 31 + k * 7 + (i >> (k % 13))) % 32];
+    int n = snprintf(t, len + 1, "%u.", i);
+    t[n] = '.';
+    t[len] = '\0';
+    return t;
+}
+
+START_TEST(tokcache_hit_miss_and_identity)
+{
+    struct tokcache_set  *set = tokcache_set_new(2);
+    struct tokcache      *c = tokcache_worker(set, 1);
+    struct bff_identity   id = ident("4412", "customer,support", NOW + 60), out;
+    struct tokcache_stats st;
+    uint8_t               key[32];
+    const char           *t = "header.payload.signature";
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(tokcache_worker(set, 2));
+    ck_assert_ptr_null(tokcache_worker(NULL, 0));
+    ck_assert_ptr_nonnull(tokcache_hold(c));
+    memset(&out, 0x55, sizeof out);
+    ck_assert_int_eq(tokcache_get(c, 0, t, strlen(t), NOW, 30, &out, key), 0);
+    tokcache_put(c, 0, key, t, strlen(t), &id);
+    memset(&out, 0x55, sizeof out);
+    ck_assert_int_eq(tokcache_get(c, 0, t, strlen(t), NOW, 30, &out, key), 1);
+    ck_assert_str_eq(out.user_id, "4412");
+    ck_assert_str_eq(out.roles, "customer,support");
+    ck_assert_int_eq(out.exp, NOW + 60);
+    /* a prefix, a longer token, one changed byte: misses */
+    ck_assert_int_eq(tokcache_get(c, 0, t, strlen(t) - 1, NOW, 30, &out, key), 0);
+    ck_assert_int_eq(
+        tokcache_get(c, 0, "header.payload.signaturf", 24, NOW, 30, &out, key), 0);
+    ck_assert_int_eq(
+        tokcache_get(c, 0, "header.payload.signature.", 25, NOW, 30, &out, key), 0);
+    /* worker 0 has a cache of its own */
+    ck_assert_int_eq(
+        tokcache_get(tokcache_worker(set, 0), 0, t, strlen(t), NOW, 30, &out, key), 0);
+    /* empty roles come back empty */
+    struct bff_identity anon = ident("7", "", NOW + 60);
+    ck_assert_int_eq(tokcache_get(c, 0, "x.y.z", 5, NOW, 30, &out, key), 0);
+    tokcache_put(c, 0, key, "x.y.z", 5, &anon);
+    ck_assert_int_eq(tokcache_get(c, 0, "x.y.z", 5, NOW, 30, &out, key), 1);
+    ck_assert_str_eq(out.user_id, "7");
+    ck_assert_str_eq(out.roles, "");
+    tokcache_stats(c, &st);
+    ck_assert_uint_eq(st.hits, 2);
+    ck_assert_uint_eq(st.stores, 2);
+    ck_assert_uint_eq(st.entries, 2);
+    tokcache_set_free(set);
+    tokcache_set_free(NULL);
+}
+END_TEST
+
+START_TEST(tokcache_never_past_exp)
+{
+    struct tokcache_set  *set = tokcache_set_new(1);
+    struct tokcache      *c = tokcache_worker(set, 0);
+    struct bff_identity   id = ident("1", "r", NOW + 10), out;
+    struct tokcache_stats st;
+    uint8_t               key[32];
+    const char           *t = "a.b.c";
+
+    tokcache_get(c, 0, t, 5, NOW, 30, &out, key);
+    tokcache_put(c, 0, key, t, 5, &id);
+    /* the verifier's rule: refused once now > exp + leeway */
+    ck_assert_int_eq(tokcache_get(c, 0, t, 5, NOW + 40, 30, &out, key), 1);
+    ck_assert_int_eq(tokcache_get(c, 0, t, 5, NOW + 41, 30, &out, key), 0);
+    tokcache_stats(c, &st);
+    ck_assert_uint_eq(st.expired, 1);
+    ck_assert_uint_eq(st.entries, 0); /* dropped, not kept */
+    ck_assert_int_eq(tokcache_get(c, 0, t, 5, NOW, 30, &out, key), 0);
+    /* a negative leeway counts as none */
+    tokcache_put(c, 0, key, t, 5, &id);
+    ck_assert_int_eq(tokcache_get(c, 0, t, 5, NOW + 10, -5, &out, key), 1);
+    ck_assert_int_eq(tokcache_get(c, 0, t, 5, NOW + 11, -5, &out, key), 0);
+    tokcache_set_free(set);
+}
+END_TEST
+
+START_TEST(tokcache_is_tied_to_a_key_set_generation)
+{
+    struct tokcache_set  *set = tokcache_set_new(1);
+    struct tokcache      *c = tokcache_worker(set, 0);
+    struct bff_identity   id = ident("1", "r", NOW + 100), out;
+    struct tokcache_stats st;
+    uint8_t               key[32];
+    const char           *t = "a.b.c";
+
+    tokcache_get(c, 3, t, 5, NOW, 0, &out, key);
+    tokcache_put(c, 3, key, t, 5, &id);
+    ck_assert_int_eq(tokcache_get(c, 3, t, 5, NOW, 0, &out, key), 1);
+    ck_assert_int_eq(tokcache_get(c, 4, t, 5, NOW, 0, &out, key), 0); /* swapped */
+    ck_assert_int_eq(tokcache_get(c, 3, t, 5, NOW, 0, &out, key),
+                     0); /* gone for good */
+    /* a store for an older generation than the cache's is ignored */
+    tokcache_put(c, 2, key, t, 5, &id);
+    ck_assert_int_eq(tokcache_get(c, 3, t, 5, NOW, 0, &out, key), 0);
+    tokcache_stats(c, &st);
+    ck_assert_uint_ge(st.flushes, 2);
+    ck_assert_uint_eq(st.entries, 0);
+    tokcache_set_free(set);
+}
+END_TEST
+
+START_TEST(tokcache_is_bounded)
+{
+    struct tokcache_set  *set = tokcache_set_new(1);
+    struct tokcache      *c = tokcache_worker(set, 0);
+    struct bff_identity   id = ident("u", "a,b", NOW + 100), out;
+    struct tokcache_stats st;
+    uint8_t               key[32];
+
+    /* entries: many more tokens than slots */
+    for (unsigned i = 0; i < 3 * TOKCACHE_ENTRIES; i++) {
+        char *t = fake_token(i, 200);
+        if (!tokcache_get(c, 0, t, 200, NOW, 0, &out, key))
+            tokcache_put(c, 0, key, t, 200, &id);
+        free(t);
+    }
+    tokcache_stats(c, &st);
+    ck_assert_uint_le(st.entries, TOKCACHE_ENTRIES);
+    ck_assert_uint_gt(st.entries, TOKCACHE_ENTRIES / 2);
+    ck_assert_uint_gt(st.evictions, 0);
+    /* the most recent ones are in */
+    char *last = fake_token(3 * TOKCACHE_ENTRIES - 1, 200);
+    ck_assert_int_eq(tokcache_get(c, 0, last, 200, NOW, 0, &out, key), 1);
+    free(last);
+
+    /* bytes: large tokens stay within the budget */
+    for (unsigned i = 0; i < 3000; i++) {
+        char *t = fake_token(100000 + i, TOKCACHE_MAX_TOKEN);
+        if (!tokcache_get(c, 0, t, TOKCACHE_MAX_TOKEN, NOW, 0, &out, key))
+            tokcache_put(c, 0, key, t, TOKCACHE_MAX_TOKEN, &id);
+        free(t);
+        tokcache_stats(c, &st);
+        ck_assert_uint_le(st.bytes, TOKCACHE_MAX_BYTES);
+    }
+    ck_assert_uint_gt(st.bytes, TOKCACHE_MAX_BYTES / 2);
+
+    /* longer than TOKCACHE_MAX_TOKEN: never stored */
+    char *big = fake_token(7, TOKCACHE_MAX_TOKEN + 1);
+    tokcache_get(c, 0, big, TOKCACHE_MAX_TOKEN + 1, NOW, 0, &out, key);
+    tokcache_put(c, 0, key, big, TOKCACHE_MAX_TOKEN + 1, &id);
+    ck_assert_int_eq(tokcache_get(c, 0, big, TOKCACHE_MAX_TOKEN + 1, NOW, 0, &out, key),
+                     0);
+    free(big);
+    tokcache_set_free(set);
+}
+END_TEST
+
+START_TEST(tokcache_with_the_verifier)
+{
+    /* what policy.c does: a miss verifies, a hit gives the same identity */
+    struct tokcache_set  *set = tokcache_set_new(1);
+    struct tokcache      *c = tokcache_worker(set, 0);
+    struct bff_jwt_policy pol = {.algorithms = BFF_ALG_HS256,
+                                 .leeway_s = 0,
+                                 .claim_user_id = "sub",
+                                 .claim_roles = "roles"};
+    struct bff_identity   a, b;
+    uint8_t               key[32];
+    char *t = mktoken("HS256", K_HS, "{\"alg\":\"HS256\",\"kid\":\"hs1\"}",
+                      "{\"sub\":\"4412\",\"roles\":[\"customer\"],"
+                      "\"exp\":1700000100}",
+                      0);
+
+    ck_assert_int_eq(tokcache_get(c, 0, t, strlen(t), NOW, 0, &a, key), 0);
+    ck_assert_int_eq(bff_jwt_verify(ks[KS_MAIN], &pol, t, strlen(t), NOW, &a),
+                     BFF_JWT_OK);
+    tokcache_put(c, 0, key, t, strlen(t), &a);
+    ck_assert_int_eq(tokcache_get(c, 0, t, strlen(t), NOW + 50, 0, &b, key), 1);
+    ck_assert_str_eq(b.user_id, a.user_id);
+    ck_assert_str_eq(b.roles, a.roles);
+    ck_assert_int_eq(b.exp, a.exp);
+    /* past exp the cache says no, and so does the verifier */
+    ck_assert_int_eq(tokcache_get(c, 0, t, strlen(t), NOW + 101, 0, &b, key), 0);
+    ck_assert_int_eq(bff_jwt_verify(ks[KS_MAIN], &pol, t, strlen(t), NOW + 101, &b),
+                     BFF_JWT_EXPIRED);
+    free(t);
+    tokcache_set_free(set);
 }
 END_TEST
 
@@ -1889,6 +2095,14 @@ static Suite *jwt_suite(void)
     tcase_add_test(tc, threads_share_a_keyset);
     tcase_add_test(tc, roles_match);
     tcase_add_test(tc, reason_names);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("tokcache");
+    tcase_add_test(tc, tokcache_hit_miss_and_identity);
+    tcase_add_test(tc, tokcache_never_past_exp);
+    tcase_add_test(tc, tokcache_is_tied_to_a_key_set_generation);
+    tcase_add_test(tc, tokcache_is_bounded);
+    tcase_add_test(tc, tokcache_with_the_verifier);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("interop");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bff/config.h"
 #include "bff/err.h"
 #include "bff/ratelimit.h"
 
@@ -378,6 +379,150 @@ START_TEST(store_threads)
 }
 END_TEST
 
+START_TEST(fields_policy)
+{
+    char b[64];
+    static const struct {
+        struct bff_rate rate;
+        const char     *want;
+    } cases[] = {
+        {{100, 60000}, "\"default\";q=100;w=60"},
+        {{500, 60000}, "\"default\";q=500;w=60"},
+        {{3, 1000}, "\"default\";q=3;w=1"},
+        {{1, 3600000}, "\"default\";q=1;w=3600"},
+        {{1000000000, 3600000}, "\"default\";q=1000000000;w=3600"},
+        {{1, 1500}, "\"default\";q=1;w=2"}, /* whole seconds, rounded up */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_uint_eq(bff_ratelimit_policy_field(&cases[i].rate, b, sizeof(b)),
+                          strlen(cases[i].want));
+        ck_assert_str_eq(b, cases[i].want);
+    }
+    /* unlimited: no policy; too small a buffer: nothing, and an empty string */
+    struct bff_rate none = {0, 60000}, nop = {10, 0};
+    ck_assert_uint_eq(bff_ratelimit_policy_field(&none, b, sizeof(b)), 0);
+    ck_assert_uint_eq(bff_ratelimit_policy_field(&nop, b, sizeof(b)), 0);
+    ck_assert_uint_eq(bff_ratelimit_policy_field(&per_min_100, b, 10), 0);
+    ck_assert_str_eq(b, "");
+    ck_assert_uint_eq(bff_ratelimit_policy_field(&per_min_100, b, 21), 20);
+    ck_assert_uint_eq(bff_ratelimit_policy_field(&per_min_100, b, 20), 0);
+}
+END_TEST
+
+START_TEST(fields_ratelimit_and_retry_after)
+{
+    char                  b[64];
+    struct bff_rl_verdict v = {1, 100, 99, 600, 0};
+
+    /* passed: t = until the budget is whole again, rounded up */
+    ck_assert_uint_gt(bff_ratelimit_field(&v, b, sizeof(b)), 0);
+    ck_assert_str_eq(b, "\"default\";r=99;t=1");
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 0);
+    v = (struct bff_rl_verdict){1, 100, 0, 60000, 0};
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=60");
+    v.reset_ms = 60001;
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=61");
+    v.reset_ms = 1;
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=1");
+
+    /* refused: t and Retry-After are the wait for the next unit, rounded up */
+    v = (struct bff_rl_verdict){0, 100, 0, 60000, 600};
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=1");
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 1);
+    v.retry_after_ms = 1000;
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 1);
+    v.retry_after_ms = 1001;
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 2);
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=2");
+    v.retry_after_ms = 3600000;
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 3600);
+    v.retry_after_ms = 0; /* never from gcra(), but never "Retry-After: 0" */
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 1);
+    v.retry_after_ms = UINT32_MAX;
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 4294968);
+
+    /* too small a buffer: nothing */
+    v = (struct bff_rl_verdict){1, 100, 99, 600, 0};
+    ck_assert_uint_eq(bff_ratelimit_field(&v, b, 5), 0);
+    ck_assert_str_eq(b, "");
+}
+END_TEST
+
+/* The header values along a whole burst on one key, as a client sees them. */
+START_TEST(fields_along_a_burst)
+{
+    struct bff_ratelimiter *rl = bff_ratelimiter_new(64);
+    struct bff_rl_verdict   v;
+    char                    b[64], want[64];
+
+    ck_assert_ptr_nonnull(rl);
+    for (uint32_t i = 0; i < 100; i++) {
+        bff_ratelimit_take(rl, "k", &per_min_100, 1000, &v);
+        bff_ratelimit_field(&v, b, sizeof(b));
+        snprintf(want, sizeof(want), "\"default\";r=%u;t=%u", 99 - i,
+                 (600 * (i + 1) + 999) / 1000);
+        ck_assert_str_eq(b, want);
+    }
+    bff_ratelimit_take(rl, "k", &per_min_100, 1000, &v);
+    ck_assert_int_eq(v.allowed, 0);
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=1");
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 1);
+    /* 1 h limit: one request, then an hour's wait, to the second */
+    struct bff_rate hour1 = {1, 3600000};
+    bff_ratelimit_take(rl, "h", &hour1, 5000, &v);
+    ck_assert_int_eq(v.allowed, 1);
+    bff_ratelimit_field(&v, b, sizeof(b));
+    ck_assert_str_eq(b, "\"default\";r=0;t=3600");
+    bff_ratelimit_take(rl, "h", &hour1, 5000 + 1, &v);
+    ck_assert_int_eq(v.allowed, 0);
+    ck_assert_uint_eq(bff_ratelimit_retry_after_s(&v), 3600); /* 3599.999 s up */
+    bff_ratelimiter_free(rl);
+}
+END_TEST
+
+/* Rates at the edges of what the config accepts, parsed then enforced. */
+START_TEST(parsed_rates_at_the_edges)
+{
+    struct bff_rate       r;
+    struct bff_rl_verdict v;
+    uint64_t              tat = 0;
+    int                   n = 0;
+
+    ck_assert_int_eq(bff_rate_parse("1000000000/hour", &r, NULL), 0);
+    /* T = 3.6 us: the whole burst at once, then 1 more per 3.6 us */
+    for (int i = 0; i < 1000; i++) {
+        bff_gcra_ns(&r, 10, &tat, &v);
+        n += v.allowed;
+    }
+    ck_assert_int_eq(n, 1000);
+    ck_assert_uint_eq(v.remaining, 1000000000 - 1000);
+    ck_assert_uint_eq(v.reset_ms, 4); /* 3.6 ms of debt, rounded up */
+    tat = 0;
+    ck_assert_int_eq(bff_rate_parse("1000000000/s", &r, NULL), 0);
+    bff_gcra_ns(&r, 10, &tat, &v);
+    ck_assert_int_eq(v.allowed, 1);
+    ck_assert_uint_eq(v.remaining, 999999999);
+    ck_assert_uint_eq(v.reset_ms, 1); /* 1 ns of debt is 1 ms rounded up */
+    tat = 0;
+    ck_assert_int_eq(bff_rate_parse("1/hour", &r, NULL), 0);
+    bff_gcra_ns(&r, 10, &tat, &v);
+    ck_assert_int_eq(v.allowed, 1);
+    ck_assert_uint_eq(v.remaining, 0);
+    ck_assert_uint_eq(v.reset_ms, 3600000);
+    bff_gcra_ns(&r, 10 + 3599999, &tat, &v);
+    ck_assert_int_eq(v.allowed, 0);
+    ck_assert_uint_eq(v.retry_after_ms, 1);
+    bff_gcra_ns(&r, 10 + 3600000, &tat, &v);
+    ck_assert_int_eq(v.allowed, 1);
+}
+END_TEST
+
 static Suite *ratelimit_suite(void)
 {
     Suite *s = suite_create("ratelimit");
@@ -394,6 +539,10 @@ static Suite *ratelimit_suite(void)
     tcase_add_test(st, store_bounded);
     tcase_add_test(st, store_evicts_least_in_debt);
     tcase_add_test(st, store_threads);
+    tcase_add_test(g, fields_policy);
+    tcase_add_test(g, fields_ratelimit_and_retry_after);
+    tcase_add_test(g, parsed_rates_at_the_edges);
+    tcase_add_test(st, fields_along_a_burst);
     tcase_set_timeout(st, 120);
     suite_add_tcase(s, g);
     suite_add_tcase(s, st);

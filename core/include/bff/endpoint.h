@@ -10,8 +10,33 @@
  * open or bulkhead full, 504 timeout); its next stage is never called.
  * An optional call that fails leaves its part NULL and listed in partial.
  *
- * Memory: everything a bff_agg_* function returns is owned by the request and
- * lives until it completes; do not free it. */
+ * A stage does exactly one of: answer; or declare calls (zero or more) and
+ * name the next stage. A stage that does neither ends the request with 500
+ * "the endpoint ended without an answer". Once a stage has answered, the
+ * request is over: calls it declared are never started, no next stage runs,
+ * and later bff_agg_* calls on @agg are not allowed (the request may be
+ * freed). Part names are unique over the whole request, not per stage.
+ *
+ * Threads: every stage of a request runs on the worker thread that accepted
+ * it, one stage at a time, never two stages of one request at once; stages of
+ * different requests run at the same time on other workers. A stage must not
+ * block (no sleep, no blocking I/O, no lock a worker could wait on): while it
+ * runs, every other request of its worker waits. Keep no mutable state
+ * outside the request; a struct bff_endpoint is a constant with static
+ * storage (the core keeps a pointer to it for the life of the process).
+ *
+ * Memory: strings a bff_agg_* function returns (bff_agg_param, _query,
+ * _user_id, _roles, _printf, _escape) live in the request's memory until it
+ * completes; do not free them. JSON: bff_agg_result() is borrowed (do not
+ * json_object_put it; json_object_get it to keep it in your answer);
+ * bff_agg_partial(), bff_agg_timings() and bff_json_ref() return a new
+ * reference that you own (adding it to your answer hands it over).
+ *
+ * Trust: a part's JSON is whatever the service sent, parsed: any type, any
+ * shape. Check before use (json_object_is_type, bff_json_str): json-c's
+ * array functions abort on a value that is not an array. A required part of
+ * the wrong shape is a 502 with a detail saying what was missing; an optional
+ * one is best treated as missing (null, and its name added to partial). */
 #ifndef BFF_ENDPOINT_H
 #define BFF_ENDPOINT_H
 
@@ -21,19 +46,44 @@
 struct bff_agg;
 typedef void (*bff_stage_fn)(struct bff_agg *agg);
 
+/* How the core encodes a 200 answer (bff_agg_respond_json, static files).
+ * Set per BFF in struct bff_app.encode (bff/server.h) and per endpoint in
+ * struct bff_endpoint.encode; a handler route gets the two OR'd, a static
+ * route gets the BFF's (and always an ETag). Zero: as before, no change.
+ * - BFF_ENCODE_GZIP: gzip the body when the client's Accept-Encoding takes
+ *   gzip with q > 0 and the body has at least BFF_GZIP_MIN bytes (below
+ *   that, gzip's 18-byte frame and the CPU cost more than they save);
+ *   always adds Vary: Accept-Encoding.
+ * - BFF_ENCODE_ETAG: a strong ETag, "<22 base64url chars of the SHA-256 of
+ *   the identity body>", with "-gzip" appended inside the quotes for the
+ *   gzip variant; a GET/HEAD whose If-None-Match names it (weak comparison,
+ *   lists and "*" included) gets 304 Not Modified and no body. The answer's
+ *   Cache-Control becomes "private, no-cache" (a client may keep it and must
+ *   revalidate) instead of "no-store". */
+enum bff_encode {
+    BFF_ENCODE_GZIP = 1u << 0,
+    BFF_ENCODE_ETAG = 1u << 1,
+};
+#define BFF_GZIP_MIN 256
+
 struct bff_endpoint {
     const char        *name;     /* the `handler:` name in the YAML */
     const char *const *services; /* NULL-terminated service names it calls */
     bff_stage_fn       begin;    /* first stage */
+    unsigned           encode;   /* BFF_ENCODE_* bits added to the BFF's; 0 = none */
 };
 
 enum bff_part_kind { BFF_REQUIRED = 0, BFF_OPTIONAL = 1 };
 
-/* Route parameter @name ("id"), percent-decoded; NULL when absent. */
+/* Route parameter @name ("id"), percent-decoded (so it may hold '/', '?' or
+ * any byte but NUL: bff_agg_escape it before putting it in a path); NULL
+ * when absent or out of memory. */
 const char *bff_agg_param(struct bff_agg *a, const char *name);
-/* Query argument @name, percent-decoded; NULL when absent. */
+/* The first query argument @name, percent-decoded ('+' is a space); "" for
+ * "?name" or "?name="; NULL when absent or out of memory. */
 const char *bff_agg_query(struct bff_agg *a, const char *name);
-/* The verified caller's user id and roles ("a,b"), or NULL without a token. */
+/* The verified caller's user id and roles ("a,b"), or NULL without a token
+ * (a route with auth: none, or auth: optional and no token sent). */
 const char *bff_agg_user_id(struct bff_agg *a);
 const char *bff_agg_roles(struct bff_agg *a);
 /* Formats into request memory; NULL when out of memory. */
@@ -46,19 +96,27 @@ const char *bff_agg_escape(struct bff_agg *a, const char *s);
  * put in it) on service @service as part @part of this stage. @timeout_ms 0
  * means the service's timeout; either way it is cut to what is left of the
  * route's deadline. Returns 0, or BFF_EINVAL for an unknown service, a
- * duplicate part or more than BFF_AGG_MAX_CALLS calls per request. */
+ * duplicate part, a path that does not start with '/' or more than
+ * BFF_AGG_MAX_CALLS calls per request; a call that was not declared never
+ * runs, and its part reads as not declared (bff_agg_result NULL, status 0,
+ * not in partial). The call is a GET with Accept: application/json and the
+ * caller's identity headers (bff/sign.h); 2xx with a JSON body is a success,
+ * anything else a failure. */
 #define BFF_AGG_MAX_CALLS 32
 int bff_agg_call(struct bff_agg *a, const char *part, const char *service,
                  enum bff_part_kind kind, uint32_t timeout_ms,
                  const char *path_fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* The stage to run when every call declared so far has finished. */
+/* The stage to run when every call declared so far has finished; the last
+ * bff_agg_then() of a stage wins. */
 void bff_agg_then(struct bff_agg *a, bff_stage_fn next);
 
 /* The parsed JSON body of a finished part, or NULL when it failed (optional),
  * was not declared, or is still running. Borrowed until the request ends. */
 struct json_object *bff_agg_result(struct bff_agg *a, const char *part);
-/* HTTP status a finished part got from its service; 0 when it got none. */
+/* HTTP status a finished part got from its service; 0 when it got none
+ * (timeout, refused, not started, not declared). Lets a stage tell an
+ * optional part's 404 ("no such thing") from an outage. */
 int bff_agg_status(struct bff_agg *a, const char *part);
 /* A new JSON array of the names of failed optional parts (caller owns it). */
 struct json_object *bff_agg_partial(struct bff_agg *a);
@@ -73,10 +131,15 @@ struct json_object *bff_agg_timings(struct bff_agg *a);
 const char *bff_json_str(json_object *o, const char *key);
 json_object *bff_json_ref(json_object *o, const char *key);
 
-/* Answers with @body (takes ownership; serialized compactly) and ends the
- * request. The core adds Server-Timing and the request's standard headers. */
+/* Answers with @body (takes ownership, also on failure; serialized compactly,
+ * keys in the order added, '/' unescaped) and ends the request. The core
+ * adds Server-Timing, X-Request-Id, CORS, and on a 200 what the BFF's and the
+ * endpoint's BFF_ENCODE_* ask for (gzip, ETag, 304); Cache-Control is
+ * "no-store", or "private, no-cache" with BFF_ENCODE_ETAG. */
 void bff_agg_respond_json(struct bff_agg *a, int status, struct json_object *body);
-/* Answers with an RFC 9457 problem (@detail: for the client, no secrets). */
+/* Answers with an RFC 9457 problem (@detail: for the client, no secrets;
+ * copied, so it may be a temporary) and ends the request. 503 answers carry
+ * Retry-After when a breaker or bulkhead refused a required part. */
 void bff_agg_fail(struct bff_agg *a, int status, const char *detail);
 
 #endif

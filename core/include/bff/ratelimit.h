@@ -37,7 +37,7 @@ struct bff_ratelimiter; /* the in-memory store: sharded, bounded */
 
 /* @max_keys: hard cap on remembered keys over all shards. */
 struct bff_ratelimiter *bff_ratelimiter_new(uint32_t max_keys);
-void bff_ratelimiter_free(struct bff_ratelimiter *rl);
+void                    bff_ratelimiter_free(struct bff_ratelimiter *rl);
 
 /* Takes one unit of @key's budget under @rate at time @now_ms. Never blocks
  * for long (one shard's lock); safe from any worker thread. */
@@ -47,5 +47,24 @@ int bff_ratelimit_take(struct bff_ratelimiter *rl, const char *key,
 
 /* Keys currently remembered. */
 size_t bff_ratelimiter_size(const struct bff_ratelimiter *rl);
+
+/* Client feedback, draft-ietf-httpapi-ratelimit-headers-10 (structured
+ * fields, one policy named "default"). (Additions to the original contract.)
+ *
+ * Writes the RateLimit-Policy value for @rate, "default";q=<count>;w=<period
+ * in seconds, rounded up>, NUL-terminated. Returns its length, or 0 when
+ * @rate is unlimited or @cap is too small. */
+size_t bff_ratelimit_policy_field(const struct bff_rate *rate, char *buf, size_t cap);
+
+/* Writes the RateLimit value for @v, "default";r=<remaining>;t=<seconds>.
+ * t is reset_ms rounded up to whole seconds when the request passed (when
+ * the budget is whole again), and retry_after_ms rounded up when it was
+ * refused, so that t is never later than Retry-After (draft §6). Returns the
+ * length, or 0 when @cap is too small. */
+size_t bff_ratelimit_field(const struct bff_rl_verdict *v, char *buf, size_t cap);
+
+/* Retry-After of a refusal in whole seconds: retry_after_ms rounded up, at
+ * least 1. 0 when @v passed. */
+uint32_t bff_ratelimit_retry_after_s(const struct bff_rl_verdict *v);
 
 #endif

@@ -1,0 +1,103 @@
+/* bff-mobile/home.c — GET /v1/home
+ *
+ * The app's first screen for the signed-in caller: a greeting and their three
+ * latest orders, nothing else:
+ * {"name":"Ada Lovelace"|null,
+ *  "orders":[{"id","status","total_cents","currency","created_at"}],  (<= 3)
+ *  "partial":[]}
+ * One stage, in parallel: users/{uid} (optional: without it the app greets
+ * without a name; "users" is then in partial) and
+ * orders?user_id={uid}&limit=3 (required: the list is the screen). The caller
+ * is the token's subject, never a parameter. An orders answer without the
+ * fields the screen draws is a 502; a users answer without a string name
+ * counts as missing. */
+#include <string.h>
+
+#include "bff/endpoint.h"
+#include "endpoints.h"
+
+#define HOME_ORDERS 3
+
+static int is(json_object *o, const char *key, json_type t)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
+}
+
+/* One order as the home screen draws it, or NULL when @o lacks a field. */
+static json_object *summary(json_object *o)
+{
+    if (!is(o, "id", json_type_string) || !is(o, "status", json_type_string) ||
+        !is(o, "total_cents", json_type_int) || !is(o, "currency", json_type_string) ||
+        !is(o, "created_at", json_type_string))
+        return NULL;
+    json_object             *s = json_object_new_object();
+    static const char *const keys[] = {"id", "status", "total_cents", "currency",
+                                       "created_at"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        json_object_object_add(s, keys[i], bff_json_ref(o, keys[i]));
+    return s;
+}
+
+static void answer(struct bff_agg *a)
+{
+    json_object *page = bff_agg_result(a, "orders");
+    json_object *user = bff_agg_result(a, "users");
+    json_object *list;
+
+    if (!page || !json_object_object_get_ex(page, "orders", &list) ||
+        !json_object_is_type(list, json_type_array)) {
+        bff_agg_fail(a, 502, "orders answered a listing without an orders array");
+        return;
+    }
+    json_object *orders = json_object_new_array();
+    size_t       n = json_object_array_length(list);
+    for (size_t i = 0; i < n && i < HOME_ORDERS; i++) {
+        json_object *s = summary(json_object_array_get_idx(list, i));
+        if (!s) {
+            json_object_put(orders);
+            bff_agg_fail(a, 502,
+                         "orders answered an order without id, status, total_cents, "
+                         "currency or created_at");
+            return;
+        }
+        json_object_array_add(orders, s);
+    }
+
+    json_object *body = json_object_new_object();
+    json_object *partial = bff_agg_partial(a);
+    if (user && bff_json_str(user, "name")) {
+        json_object_object_add(body, "name", bff_json_ref(user, "name"));
+    } else {
+        json_object_object_add(body, "name", NULL);
+        if (user) /* it answered, but not with a name: as good as missing */
+            json_object_array_add(partial, json_object_new_string("users"));
+    }
+    json_object_object_add(body, "orders", orders);
+    json_object_object_add(body, "partial", partial);
+    bff_agg_respond_json(a, 200, body);
+}
+
+static void begin(struct bff_agg *a)
+{
+    const char *uid = bff_agg_user_id(a);
+    if (!uid || !*uid) {
+        /* only when the route is not `auth: required`: a config mistake */
+        bff_agg_fail(a, 500,
+                     "home needs a signed-in caller: give its route auth: required");
+        return;
+    }
+    const char *id = bff_agg_escape(a, uid);
+    bff_agg_call(a, "users", "users", BFF_OPTIONAL, 0, "/users/%s", id);
+    bff_agg_call(a, "orders", "orders", BFF_REQUIRED, 0, "/orders?user_id=%s&limit=%d",
+                 id, HOME_ORDERS);
+    bff_agg_then(a, answer);
+}
+
+static const char *const services[] = {"users", "orders", NULL};
+
+const struct bff_endpoint home_endpoint = {
+    .name = "home",
+    .services = services,
+    .begin = begin,
+};

@@ -1,0 +1,202 @@
+/* bff-web/www/app.js — the support dashboard: one order through
+ * GET /api/orders/{id}, a customer's orders through
+ * GET /api/customers/{id}/orders. Plain DOM, no build step; every value from
+ * the API goes in with textContent, never as HTML. */
+'use strict';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+/* What each part of an answer is, for the banner when it is missing. */
+const PART_NAMES = { users: 'customer', inventory: 'stock', orders: 'orders' };
+
+let lastCustomer = null;
+let nextCursor = null;
+
+function token() {
+  return $('#token').value.trim().replace(/^Bearer\s+/i, '');
+}
+
+function money(cents, currency) {
+  if (typeof cents !== 'number') return '—';
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency: currency || 'EUR' })
+      .format(cents / 100);
+  } catch (e) {
+    return (cents / 100).toFixed(2) + ' ' + (currency || '');
+  }
+}
+
+function fill(root, values) {
+  for (const el of root.querySelectorAll('[data-field]')) {
+    const v = values ? values[el.dataset.field] : undefined;
+    el.textContent = v === undefined || v === null ? '—' : String(v);
+  }
+}
+
+function cell(tr, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+
+function setStatus(text) {
+  $('#status').textContent = text;
+}
+
+function showError(text) {
+  const el = $('#error');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+/* GET @path with the token; resolves to {status, body} or throws with a
+ * readable message (a problem+json answer's title and detail). */
+async function api(path) {
+  const res = await fetch(path, {
+    headers: { Authorization: 'Bearer ' + token(), Accept: 'application/json' },
+  });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch (e) {
+    body = null;
+  }
+  if (!res.ok) {
+    const what = body && body.title ? body.title + (body.detail ? ': ' + body.detail : '')
+                                    : 'HTTP ' + res.status;
+    throw new Error(`${res.status} ${what}`);
+  }
+  return body;
+}
+
+function showMissing(partial, timings) {
+  const el = $('#missing');
+  if (!partial || partial.length === 0) {
+    el.hidden = true;
+    el.textContent = '';
+    el.dataset.parts = '';
+    return;
+  }
+  el.dataset.parts = partial.join(',');
+  // "stock (inventory service: timeout)": what is missing, whose it is, why
+  const one = (p) => {
+    const err = timings && timings[p] && timings[p].error;
+    return `${PART_NAMES[p] || p} (${p} service${err ? ': ' + err : ''})`;
+  };
+  el.textContent = 'Missing: ' + partial.map(one).join(', ') + ' — shown without it.';
+  el.hidden = false;
+}
+
+function drawItems(items) {
+  const tbody = $('#items tbody');
+  tbody.replaceChildren();
+  for (const it of items) {
+    const tr = document.createElement('tr');
+    tr.dataset.sku = it.sku;
+    cell(tr, it.sku);
+    cell(tr, it.name);
+    cell(tr, String(it.qty), 'num');
+    cell(tr, money(it.price_cents), 'num');
+    const inv = it.inventory;
+    if (!inv) {
+      cell(tr, 'unknown', 'stock unknown');
+      cell(tr, '—');
+    } else {
+      cell(tr, inv.in_stock ? `${inv.quantity} in stock` : 'out of stock',
+           'stock ' + (inv.in_stock ? 'in' : 'out'));
+      cell(tr, inv.warehouse || '—');
+    }
+    tbody.appendChild(tr);
+  }
+}
+
+function drawTimings(timings) {
+  const tbody = $('#timings tbody');
+  tbody.replaceChildren();
+  for (const [service, t] of Object.entries(timings || {})) {
+    const tr = document.createElement('tr');
+    tr.dataset.service = service;
+    cell(tr, service);
+    cell(tr, typeof t.ms === 'number' ? t.ms.toFixed(1) : '—', 'num');
+    cell(tr, t.status ? String(t.status) : '—', 'num');
+    cell(tr, t.error || '');
+    tbody.appendChild(tr);
+  }
+}
+
+async function openOrder(id) {
+  showError('');
+  setStatus(`Loading order ${id}…`);
+  $('#open').disabled = true;
+  try {
+    const d = await api('/api/orders/' + encodeURIComponent(id));
+    const o = d.order;
+    fill($('#order'), { id: o.id, status: o.status, created_at: o.created_at,
+                        total: money(o.total_cents, o.currency) });
+    fill($('#customer'), d.customer);
+    $('#customer').classList.toggle('missing', !d.customer);
+    lastCustomer = d.customer ? d.customer.id : o.user_id;
+    drawItems(d.items);
+    drawTimings(d.meta && d.meta.timings);
+    showMissing(d.partial, d.meta && d.meta.timings);
+    $('#result').hidden = false;
+    $('#result').dataset.order = o.id;
+    setStatus(`Order ${o.id} loaded.`);
+  } catch (e) {
+    $('#result').hidden = true;
+    showMissing([]);
+    showError(e.message);
+    setStatus('');
+  } finally {
+    $('#open').disabled = false;
+  }
+}
+
+async function loadHistory(first) {
+  if (!lastCustomer) return;
+  showError('');
+  let path = `/api/customers/${encodeURIComponent(lastCustomer)}/orders?limit=5`;
+  if (!first && nextCursor) path += '&cursor=' + encodeURIComponent(nextCursor);
+  try {
+    const d = await api(path);
+    const tbody = $('#history-list tbody');
+    if (first) tbody.replaceChildren();
+    fill($('#history'), { who: d.customer ? d.customer.name : lastCustomer });
+    for (const o of d.orders) {
+      const tr = document.createElement('tr');
+      const td = cell(tr, '');
+      const a = document.createElement('a');
+      a.href = '#' + o.id;
+      a.textContent = o.id;
+      a.addEventListener('click', (ev) => {
+        ev.preventDefault();
+        $('#order-id').value = o.id;
+        openOrder(o.id);
+      });
+      td.appendChild(a);
+      cell(tr, o.status);
+      cell(tr, o.created_at);
+      cell(tr, money(o.total_cents, o.currency), 'num');
+      tbody.appendChild(tr);
+    }
+    nextCursor = d.next_cursor;
+    $('#history-next').hidden = !nextCursor;
+    $('#history').hidden = false;
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  const saved = sessionStorage.getItem('portico.token');
+  if (saved) $('#token').value = saved;
+  $('#lookup').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem('portico.token', token());
+    openOrder($('#order-id').value.trim());
+  });
+  $('#more-orders').addEventListener('click', () => loadHistory(true));
+  $('#history-next').addEventListener('click', () => loadHistory(false));
+});

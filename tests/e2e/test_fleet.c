@@ -1,0 +1,461 @@
+/* tests/e2e/test_fleet.c — a fleet: redis-server, two bff-mobile behind haproxy
+ * (health-checked on their admin /readyz), rate limits shared through Redis,
+ * an instance killed under traffic, and bff-fleet finding the stale one.
+ *
+ * Both instances run the same config file content (one sha256): their
+ * ports come from BFF_LISTEN / BFF_ADMIN_LISTEN. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <curl/curl.h>
+
+#include "common.h"
+
+struct inst {
+    struct h_proc proc;
+    int           port, admin;
+    char          config[512];
+};
+
+static const char   *dir;
+static struct h_shop shop;
+static struct h_proc redis, haproxy;
+static int           redis_port, fe_port;
+static struct inst   a, b;
+
+/* %1$d: redis port, %2$d: inventory port. listen/admin_listen are the
+ * environment's. */
+static const char *fleet_yaml =
+    "listen: 127.0.0.1:8081      # BFF_LISTEN overrides\n"
+    "admin_listen: 127.0.0.1:9081 # BFF_ADMIN_LISTEN overrides\n"
+    "workers: 2\n"
+    "drain_timeout: 5s\n"
+    "rate_limit: { store: \"redis://127.0.0.1:%1$d/0\" }\n"
+    "services:\n"
+    "  inventory: { url: \"http://127.0.0.1:%2$d\", timeout: 5s }\n"
+    "routes:\n"
+    "  - path: /inventory\n"
+    "    service: inventory\n"
+    "  - path: /limited\n"
+    "    service: inventory\n"
+    "    strip_prefix: true\n"
+    "    rate_limit: 10/min\n";
+
+static const char *haproxy_cfg =
+    "global\n"
+    "    maxconn 2000\n"
+    "defaults\n"
+    "    mode http\n"
+    "    timeout connect 500ms\n"
+    "    timeout client 10s\n"
+    "    timeout server 10s\n"
+    "    timeout check 500ms\n"
+    "    retries 3\n"
+    "    option redispatch 1\n"
+    "    retry-on all-retryable-errors\n"
+    "frontend fe\n"
+    "    bind 127.0.0.1:%1$d\n"
+    "    default_backend bff\n"
+    "backend bff\n"
+    "    balance roundrobin\n"
+    "    option httpchk GET /readyz\n"
+    "    http-check expect status 200\n"
+    "    default-server inter 100ms fastinter 100ms downinter "
+    "100ms fall 1 rise 2\n"
+    "    server a 127.0.0.1:%2$d check port %3$d\n"
+    "    server b 127.0.0.1:%4$d check port %5$d\n";
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *url(int port, const char *path)
+{
+    static char u[8][512];
+    static int  i;
+    char       *p = u[i++ % 8];
+    snprintf(p, sizeof(u[0]), "http://127.0.0.1:%d%s", port, path);
+    return p;
+}
+
+/* Renders @tmpl (printf with %1$d…) into @dir/@name. */
+static char *render(const char *name, const char *tmpl, int p1, int p2, int p3, int p4,
+                    int p5)
+{
+    char text[8192];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(text, sizeof(text), tmpl, p1, p2, p3, p4, p5);
+#pragma GCC diagnostic pop
+    return h_write(dir, name, text);
+}
+
+/* 1 when a Redis server on @port answers PING. */
+static int redis_ping(int port)
+{
+    struct sockaddr_in sa = {0};
+    char               buf[16] = "";
+    int                fd = socket(AF_INET, SOCK_STREAM, 0), ok = 0;
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof(buf) - 1) > 0)
+        ok = strncmp(buf, "+PONG", 5) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Starts bff-mobile with config @path on fresh ports given by the environment. */
+static int inst_start(struct inst *in, const char *path, const char *name)
+{
+    char l[64], ad[64], ready[128];
+    in->port = h_free_port();
+    in->admin = h_free_port();
+    snprintf(in->config, sizeof(in->config), "%s", path);
+    snprintf(l, sizeof(l), "127.0.0.1:%d", in->port);
+    snprintf(ad, sizeof(ad), "127.0.0.1:%d", in->admin);
+    setenv("BFF_LISTEN", l, 1);
+    setenv("BFF_ADMIN_LISTEN", ad, 1);
+    char *argv[] = {(char *)h_bin("bff-mobile/bff-mobile"), "--config", in->config,
+                    NULL};
+    int   rc = h_spawn(&in->proc, name, argv, dir);
+    unsetenv("BFF_LISTEN");
+    unsetenv("BFF_ADMIN_LISTEN");
+    if (rc != 0)
+        return -1;
+    snprintf(ready, sizeof(ready), "http://127.0.0.1:%d/readyz", in->admin);
+    return h_wait_status(ready, 200, 10000);
+}
+
+static char *admin_get(const struct inst *in, const char *path)
+{
+    struct h_resp r;
+    if (h_http("GET", url(in->admin, path), NULL, NULL, &r) != 0 || r.status != 200) {
+        h_resp_free(&r);
+        return NULL;
+    }
+    char *body = r.body;
+    r.body = NULL;
+    h_resp_free(&r);
+    return body;
+}
+
+/* Sum of every bff_requests_total series of @route on @in. */
+static double route_requests(const struct inst *in, const char *route)
+{
+    char  *m = admin_get(in, "/metrics");
+    char   want[256];
+    double sum = 0;
+    if (!m)
+        return -1;
+    snprintf(want, sizeof(want), "bff_requests_total{route=\"%s\",", route);
+    for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, want, strlen(want)) == 0) {
+            char *sp = strrchr(line, ' ');
+            sum += sp ? strtod(sp + 1, NULL) : 0;
+        }
+    free(m);
+    return sum;
+}
+
+static void setup(void)
+{
+    dir = h_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    ck_assert_int_eq(h_shop_start(&shop, dir, NULL), 0);
+
+    char port[16];
+    redis_port = h_free_port();
+    snprintf(port, sizeof(port), "%d", redis_port);
+    char *rargv[] = {
+        "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     NULL};
+    ck_assert_int_eq(h_spawn(&redis, "redis-server", rargv, dir), 0);
+    int up = 0;
+    for (int i = 0; i < 500 && !up; i++)
+        if (!(up = redis_ping(redis_port)))
+            sleep_ms(10);
+    ck_assert_msg(up, "redis-server did not answer PING");
+
+    char *cfg = render("fleet.yaml", fleet_yaml, redis_port, shop.inventory, 0, 0, 0);
+    ck_assert_ptr_nonnull(cfg);
+    char path[512];
+    snprintf(path, sizeof(path), "%s", cfg);
+    ck_assert_int_eq(inst_start(&a, path, "bff-a"), 0);
+    /* b runs its own copy of the same content */
+    cfg = render("fleet-b.yaml", fleet_yaml, redis_port, shop.inventory, 0, 0, 0);
+    snprintf(path, sizeof(path), "%s", cfg);
+    ck_assert_int_eq(inst_start(&b, path, "bff-b"), 0);
+
+    fe_port = h_free_port();
+    cfg = render("haproxy.cfg", haproxy_cfg, fe_port, a.port, a.admin, b.port, b.admin);
+    ck_assert_ptr_nonnull(cfg);
+    snprintf(path, sizeof(path), "%s", cfg);
+    char *hargv[] = {"/usr/sbin/haproxy", "-f", path, "-db", NULL};
+    ck_assert_int_eq(h_spawn(&haproxy, "haproxy", hargv, dir), 0);
+    ck_assert_int_eq(h_wait_status(url(fe_port, "/inventory/SKU-1"), 200, 10000), 0);
+    /* both servers in rotation: each has answered through haproxy */
+    int both = 0;
+    for (int i = 0; i < 500 && !both; i++) {
+        struct h_resp r;
+        h_http("GET", url(fe_port, "/inventory/SKU-1"), NULL, NULL, &r);
+        h_resp_free(&r);
+        both = route_requests(&a, "/inventory") > 0 &&
+               route_requests(&b, "/inventory") > 0;
+        if (!both)
+            sleep_ms(10);
+    }
+    ck_assert_msg(both, "haproxy did not send traffic to both instances");
+}
+
+static void teardown(void)
+{
+    h_stop(&haproxy);
+    h_stop(&a.proc);
+    h_stop(&b.proc);
+    h_stop(&redis);
+    h_stop(&shop.proc);
+    h_cleanup_dir(dir);
+}
+
+START_TEST(rate_limit_is_shared_across_the_fleet)
+{
+    int passed = 0, refused = 0, other = 0;
+    for (int i = 0; i < 20; i++) {
+        struct h_resp r;
+        ck_assert_int_eq(
+            h_http("GET", url(fe_port, "/limited/inventory/SKU-1"), NULL, NULL, &r), 0);
+        if (r.status == 200)
+            passed++;
+        else if (r.status == 429)
+            refused++;
+        else
+            other++;
+        h_resp_free(&r);
+    }
+    ck_assert_int_eq(other, 0);
+    ck_assert_int_eq(passed, 10); /* 10/min over both instances, not 10 each */
+    ck_assert_int_eq(refused, 10);
+    /* and both instances took part */
+    ck_assert(route_requests(&a, "/limited") >= 1);
+    ck_assert(route_requests(&b, "/limited") >= 1);
+}
+END_TEST
+
+/* The extra instance of the bff-fleet test, killed at exit if a failed
+ * assertion ends the test (Check exits the forked child) first. */
+static struct inst c;
+
+static void kill_c(void)
+{
+    if (c.proc.pid > 0) {
+        kill(c.proc.pid, SIGKILL);
+        waitpid(c.proc.pid, NULL, 0);
+        c.proc.pid = 0;
+    }
+}
+
+/* Runs bff-fleet with @args; returns its exit status, its output in *out. */
+static int fleet(const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' %s; echo \"exit=$?\"", h_bin("demo/bff-fleet"),
+             args);
+    *out = h_run(cmd);
+    ck_assert_ptr_nonnull(*out);
+    const char *e = strstr(*out, "exit=");
+    ck_assert_ptr_nonnull(e);
+    return atoi(e + 5);
+}
+
+START_TEST(bff_fleet_names_the_stale_instance)
+{
+    char args[1024], *out = NULL;
+    char ua[64], ub[64], uc[64];
+    snprintf(ua, sizeof(ua), "http://127.0.0.1:%d", a.admin);
+    snprintf(ub, sizeof(ub), "http://127.0.0.1:%d", b.admin);
+
+    /* the fleet agrees */
+    snprintf(args, sizeof(args), "%s %s", ua, ub);
+    ck_assert_int_eq(fleet(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "all 2 agree"));
+    free(out);
+
+    /* c starts with an older config (different content) */
+    char *cfg =
+        render("fleet-old.yaml", fleet_yaml, redis_port, shop.inventory, 0, 0, 0);
+    ck_assert_ptr_nonnull(cfg);
+    char path[512];
+    snprintf(path, sizeof(path), "%s", cfg);
+    FILE *f = fopen(path, "a");
+    fputs("# the release before\n", f);
+    fclose(f);
+    atexit(kill_c);
+    ck_assert_int_eq(inst_start(&c, path, "bff-c"), 0);
+    snprintf(uc, sizeof(uc), "http://127.0.0.1:%d", c.admin);
+
+    snprintf(args, sizeof(args), "%s %s %s", ua, ub, uc);
+    ck_assert_int_eq(fleet(args, &out), 1);
+    fprintf(stderr, "%s\n", out);
+    /* the stale one is named, the others are not */
+    char line[256];
+    snprintf(line, sizeof(line), "%s  sha256=", uc);
+    char *l = strstr(out, line);
+    ck_assert_ptr_nonnull(l);
+    ck_assert(strstr(l, "DIFFERS") && strstr(l, "DIFFERS") < strchr(l, '\n'));
+    snprintf(line, sizeof(line), "disagree: 1 of 3 (%s)", uc);
+    ck_assert_ptr_nonnull(strstr(out, line));
+    snprintf(line, sizeof(line), "%s  sha256=", ua);
+    l = strstr(out, line);
+    ck_assert_ptr_nonnull(l);
+    ck_assert(strncmp(strchr(l, '\n') - 2, "ok", 2) == 0);
+    free(out);
+
+    /* two of a kind and no majority: --expect names the stale one */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' --check-config --config '%s'",
+             h_bin("bff-mobile/bff-mobile"), a.config);
+    char *ok = h_run(cmd);
+    ck_assert_ptr_nonnull(ok);
+    ck_assert(strncmp(ok, "OK ", 3) == 0);
+    snprintf(args, sizeof(args), "--expect %s %s %s", ok + 3, ua, uc);
+    ck_assert_int_eq(fleet(args, &out), 1);
+    snprintf(line, sizeof(line), "disagree: 1 of 2 (%s)", uc);
+    ck_assert_ptr_nonnull(strstr(out, line));
+    free(out);
+    free(ok);
+
+    /* deploy the current file to c and reload it: the fleet agrees again */
+    char *text = NULL;
+    snprintf(cmd, sizeof(cmd), "cat '%s'", a.config);
+    text = h_run(cmd);
+    ck_assert_ptr_nonnull(text);
+    f = fopen(path, "w");
+    fprintf(f, "%s\n", text);
+    fclose(f);
+    free(text);
+    struct h_resp r;
+    ck_assert_int_eq(h_http("POST", url(c.admin, "/admin/reload"), NULL, "", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    h_resp_free(&r);
+    snprintf(args, sizeof(args), "%s %s %s", ua, ub, uc);
+    ck_assert_int_eq(fleet(args, &out), 0);
+    free(out);
+
+    /* an instance that does not answer: exit 2, named */
+    ck_assert_int_eq(h_stop(&c.proc), 0);
+    ck_assert_int_eq(fleet(args, &out), 2);
+    snprintf(line, sizeof(line), "%s  unreachable", uc);
+    ck_assert_ptr_nonnull(strstr(out, line));
+    free(out);
+}
+END_TEST
+
+/* ---- an instance dies under traffic
+ * -------------------------------------------------- */
+
+struct traffic {
+    const char     *url;
+    _Atomic int     stop;
+    _Atomic long    ok, failed;
+    char            first_failure[256];
+    pthread_mutex_t lock;
+};
+
+static size_t sink(char *d, size_t s, size_t n, void *u)
+{
+    (void)d, (void)u;
+    return s * n;
+}
+
+static void *traffic_main(void *arg)
+{
+    struct traffic *t = arg;
+    CURL           *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    while (!atomic_load(&t->stop)) {
+        long     st = 0;
+        CURLcode rc = curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st);
+        if (rc == CURLE_OK && st == 200) {
+            atomic_fetch_add(&t->ok, 1);
+        } else if (atomic_fetch_add(&t->failed, 1) == 0) {
+            pthread_mutex_lock(&t->lock);
+            snprintf(t->first_failure, sizeof(t->first_failure),
+                     "curl %d (%s), status %ld", rc, curl_easy_strerror(rc), st);
+            pthread_mutex_unlock(&t->lock);
+        }
+    }
+    curl_easy_cleanup(e);
+    return NULL;
+}
+
+START_TEST(killing_an_instance_costs_at_most_its_in_flight_requests)
+{
+    enum { THREADS = 4 };
+    struct traffic t = {.url = url(fe_port, "/inventory/SKU-1")};
+    pthread_t      th[THREADS];
+    pthread_mutex_init(&t.lock, NULL);
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, traffic_main, &t), 0);
+    for (int i = 0; i < 2000 && atomic_load(&t.ok) < 500; i++)
+        sleep_ms(5);
+    ck_assert_int_ge(atomic_load(&t.ok), 500);
+    double a_before = route_requests(&a, "/inventory");
+
+    ck_assert_int_eq(kill(b.proc.pid, SIGKILL), 0);
+    long mark = atomic_load(&t.ok);
+    for (int i = 0; i < 4000 && atomic_load(&t.ok) < mark + 1500; i++)
+        sleep_ms(5);
+    atomic_store(&t.stop, 1);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    long ok = atomic_load(&t.ok), failed = atomic_load(&t.failed);
+    fprintf(stderr, "fleet: %ld ok, %ld failed around the kill%s%s\n", ok, failed,
+            failed ? "; first: " : "", failed ? t.first_failure : "");
+    ck_assert_int_ge(ok, mark + 1500);
+    /* at most the requests b had in flight when it died (one per client) */
+    ck_assert_int_le(failed, THREADS);
+    ck_assert(route_requests(&a, "/inventory") >= a_before + 1500);
+    pthread_mutex_destroy(&t.lock);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("e2e_fleet");
+    TCase *tc = tcase_create("fleet");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, rate_limit_is_shared_across_the_fleet);
+    tcase_add_test(tc, bff_fleet_names_the_stale_instance);
+    tcase_add_test(tc, killing_an_instance_costs_at_most_its_in_flight_requests);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}
