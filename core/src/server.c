@@ -476,6 +476,14 @@ static void dispatch(struct bff_request *r)
     }
 }
 
+/* Returns 1 when the request announces a body (Content-Length > 0 or a
+ * Transfer-Encoding). */
+static int has_body(struct bff_request *r)
+{
+    const char *cl = req_header(r, "Content-Length");
+    return (cl && strcmp(cl, "0") != 0) || req_header(r, "Transfer-Encoding") != NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -492,6 +500,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->started = 1;
         r->conn = conn;
         begin(r, method);
+        /* An answer queued on the first call makes libmicrohttpd close the
+         * connection (the body may be unread). Without a body, hold it for
+         * the last call and keep the connection alive. */
+        if (r->resp && !has_body(r))
+            return MHD_YES;
         return r->resp ? queue(r) : MHD_YES;
     }
     if (*upload_data_size) {
