@@ -4,7 +4,12 @@
 # required for an HS256, an RS256 (2048-bit) and an ES256 (P-256) token; each
 # auth row with the verified-token cache on and off (BFF_TOKEN_CACHE=off).
 # One token per row, sent on every request (one user: the cache's best case),
-# and an ES256 row with 1,000 distinct tokens in turn (many users).
+# and an ES256 row with 1,000 distinct tokens in turn (many users). The
+# auth-none row sends the ES256 token too (ignored there), so that every row
+# carries the same request bytes and only the verification differs.
+# Besides wrk's req/s, each row has bff-mobile's CPU time per request
+# (utime+stime over the run / requests): on a shared 2-core machine it moves
+# much less than req/s when something else runs.
 #
 # Upstream: the yardstick's nginx upstreams (:19101-19103) when they answer
 # (cp -r ../shared/bench /tmp/yardstick; cd /tmp/yardstick; ./start-upstreams.sh),
@@ -102,44 +107,56 @@ end
 LUA
 
 echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); bff-mobile workers=$WORKERS; wrk -c$CONNS ${SECS}s x $ROUNDS rounds; upstream: $UPSTREAM"
-printf 'row\treq/s\tp50_ms\tp99_ms\tnon2xx\terrors\n'
 start_bff on
 curl -sf -o /dev/null -H "Authorization: Bearer $ES" "http://127.0.0.1:$P/orders/o-1" \
   || { echo "bench: the ES256 token is refused" >&2; exit 1; }
 ROWS="$RUN/auth-rows.tsv"
 : > "$ROWS"
-wrk_run direct-upstream "http://127.0.0.1:$O/orders/o-1" "$CONNS" "$SECS" | tee -a "$ROWS"
+# row NAME URL [wrk args...]: wrk_run's row plus bff-mobile's CPU us/request
+row() {
+  local name=$1 url=$2 t0 t1 line; shift 2
+  t0=$(cpu_ticks "$BFF")
+  line=$(wrk_run "$name" "$url" "$CONNS" "$SECS" "$@")
+  t1=$(cpu_ticks "$BFF")
+  awk -v l="$line" -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN {
+    split(l, f, "\t"); printf "%s\t%.1f\n", l, d * 1e6 / hz / (f[2] * s) }' | tee -a "$ROWS"
+}
+printf 'row\treq/s\tp50_ms\tp99_ms\tnon2xx\terrors\tcpu_us/req\n'
+wrk_run direct-upstream "http://127.0.0.1:$O/orders/o-1" "$CONNS" "$SECS"
 for round in $(seq 1 "$ROUNDS"); do
   for cache in off on; do
     start_bff "$cache"
-    wrk_run "auth-none/cache-$cache" "http://127.0.0.1:$P/open/orders/o-1" "$CONNS" "$SECS" \
-      | tee -a "$ROWS"
-    for row in HS256:$HS RS256:$RS ES256:$ES; do
-      wrk_run "${row%%:*}/cache-$cache" "http://127.0.0.1:$P/orders/o-1" "$CONNS" "$SECS" \
-        -H "Authorization: Bearer ${row#*:}" | tee -a "$ROWS"
+    row "auth-none/cache-$cache" "http://127.0.0.1:$P/open/orders/o-1" \
+      -H "Authorization: Bearer $ES"
+    for r in HS256:$HS RS256:$RS ES256:$ES; do
+      row "${r%%:*}/cache-$cache" "http://127.0.0.1:$P/orders/o-1" \
+        -H "Authorization: Bearer ${r#*:}"
     done
-    wrk_run "ES256-1000-users/cache-$cache" "http://127.0.0.1:$P/orders/o-1" "$CONNS" \
-      "$SECS" -s "$RUN/auth-many.lua" | tee -a "$ROWS"
+    row "ES256-1000-users/cache-$cache" "http://127.0.0.1:$P/orders/o-1" \
+      -s "$RUN/auth-many.lua"
   done
 done
 echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# median of $ROUNDS rounds (req/s), and against auth-none with the same cache setting"
-printf 'row\tmedian_req/s\tvs_auth_none\n'
+echo "# medians of $ROUNDS rounds; vs: against auth-none with the same cache setting"
+printf 'row\treq/s\tvs\tcpu_us/req\tvs\n'
 python3 - "$ROWS" <<'PY'
 import statistics, sys
-rows = {}
+rows, bad = {}, set()
 for line in open(sys.argv[1]):
-    f = line.split("\t")
-    if len(f) >= 6 and f[4] == "0" and f[5].strip() == "0":
-        rows.setdefault(f[0], []).append(float(f[1]))
-    elif len(f) >= 6:
-        rows.setdefault(f[0] + " (non-2xx or errors: not counted)", [])
-med = {k: statistics.median(v) for k, v in rows.items() if v}
-for k in rows:
-    if k not in med:
-        print(f"{k}\t-\t-")
+    f = line.rstrip("\n").split("\t")
+    if f[4] != "0" or f[5] != "0":
+        bad.add(f[0])  # a run with non-2xx or socket errors does not count
         continue
-    base = med.get("auth-none/" + k.split("/")[-1]) if "/cache-" in k else None
-    vs = f"{(med[k] / base - 1) * 100:+.1f}%" if base and not k.startswith("auth-none") else ""
-    print(f"{k}\t{med[k]:.0f}\t{vs}")
+    rows.setdefault(f[0], []).append((float(f[1]), float(f[6])))
+med = {k: (statistics.median(a for a, _ in v), statistics.median(b for _, b in v))
+       for k, v in rows.items()}
+for k, (rps, cpu) in med.items():
+    base = med.get("auth-none/" + k.split("/")[-1])
+    if base and not k.startswith("auth-none"):
+        print(f"{k}\t{rps:.0f}\t{(rps / base[0] - 1) * 100:+.1f}%\t{cpu:.1f}\t"
+              f"{cpu - base[1]:+.1f} us")
+    else:
+        print(f"{k}\t{rps:.0f}\t\t{cpu:.1f}\t")
+for k in sorted(bad):
+    print(f"# {k}: a run had non-2xx answers or socket errors and is left out")
 PY
