@@ -386,7 +386,7 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
         tmo = (uint32_t)(a->deadline_ms - now);
     if (!hdrs)
         goto oom;
-    size_t n = identity_headers(r, "GET", c->path, hdrs);
+    size_t n = identity_headers(r, "GET", svc->url, c->path, hdrs);
     if (n == 0)
         goto oom;
     hdrs[n++] = "Accept: application/json";

@@ -171,6 +171,7 @@ struct bff_worker {
     int                  epfd;
     int                  timerfd;     /* unused by curl: see curl_due_us */
     uint64_t             curl_due_us; /* when curl wants its timeout action; 0 = never */
+    uint64_t             next_watch_ms; /* next server_watch_waiting() sweep */
     int                  wakefd;      /* eventfd: stop / reload / drain */
     int                  listen_fd;
     struct MHD_Daemon   *mhd;
@@ -183,6 +184,8 @@ struct bff_worker {
     struct bff_request  *requests;    /* live requests (for stop) */
     uint64_t             rng;
     void               **easy_pool;   /* idle curl handles */
+    uint8_t             *fdtab;       /* curl sockets in the epoll set (upstream.c) */
+    size_t               nfdtab;
     size_t               neasy_pool;
     struct bff_metrics_worker *metrics; /* written by this thread only */
     struct res_worker   *res;         /* retry timer (resilience.c) */
@@ -228,6 +231,7 @@ struct bff_request {
     int                          body_too_large;
     int                          started;
     int                          suspended;
+    uint64_t                     suspended_ms; /* when it was suspended */
     int                          answered;   /* a response is set */
     void                        *resp;       /* struct MHD_Response * */
     int                          status;
@@ -261,6 +265,9 @@ void req_problem(struct bff_request *r, int status, const char *detail,
                  const struct bff_hdr *hdrs, size_t nhdrs);
 /* Suspends the connection while upstream calls run. */
 void req_suspend(struct bff_request *r);
+/* Watches the client sockets of requests suspended for a while (server.c). */
+#define WATCH_AFTER_MS 50
+void server_watch_waiting(struct bff_worker *w, uint64_t now_ms);
 /* Resumes a suspended request without answering it (it goes on). */
 void req_resume(struct bff_request *r);
 
@@ -291,10 +298,13 @@ void agg_start(struct bff_request *r);
 /* Cancels an aggregation's pending calls (client gone or shutting down). */
 void agg_cancel(struct bff_request *r);
 /* Builds the upstream identity headers for @r into @out ("Name: value"
- * lines in request memory), for a call of @method on @path_query.
+ * lines in request memory), for a call of @method on @path_query of the
+ * service at @service_url (the signature covers the URL's own base path too,
+ * as the service sees it).
  * Returns how many were written (at most 6). */
 size_t identity_headers(struct bff_request *r, const char *method,
-                        const char *path_query, const char **out);
+                        const char *service_url, const char *path_query,
+                        const char **out);
 
 /* Static route: serves a file under the route's folder (static.c). */
 void static_serve(struct bff_request *r);

@@ -12,8 +12,17 @@
 #include "bff/util.h"
 #include "internal.h"
 
-size_t identity_headers(struct bff_request *r, const char *method, const char *path_query,
-                        const char **out)
+/* The path part of a service URL ("http://h:1/base" -> "/base"; "" when the
+ * URL has none): what the service sees in front of the path we send. */
+static const char *url_base_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    return p ? p : "";
+}
+
+size_t identity_headers(struct bff_request *r, const char *method, const char *service_url,
+                        const char *path_query, const char **out)
 {
     size_t      n = 0;
     const char *uid = r->authenticated ? r->ident.user_id : NULL;
@@ -27,8 +36,13 @@ size_t identity_headers(struct bff_request *r, const char *method, const char *p
     }
     if (r->snap->sign_key) {
         char sig[BFF_SIGN_HEADER_MAX];
-        if (bff_sign_identity(r->snap->sign_key, r->snap->sign_keylen, bff_unix_now(),
-                              method, path_query, uid, roles, r->request_id, sig) == 0)
+        /* signed over the request target exactly as the service receives it */
+        const char *base = url_base_path(service_url);
+        const char *target =
+            *base ? bff_arena_printf(&r->arena, "%s%s", base, path_query) : path_query;
+        if (target &&
+            bff_sign_identity(r->snap->sign_key, r->snap->sign_keylen, bff_unix_now(),
+                              method, target, uid, roles, r->request_id, sig) == 0)
             out[n++] = bff_arena_printf(&r->arena, "X-Gateway-Signature: %s", sig);
     }
     for (size_t i = 0; i < n; i++)
@@ -157,7 +171,7 @@ void proxy_start(struct bff_request *r)
     if (host)
         hc.out[hc.n++] = bff_arena_printf(&r->arena, "X-Forwarded-Host: %s", host);
     const char *idh[8];
-    size_t      ni = identity_headers(r, r->method, pq, idh);
+    size_t      ni = identity_headers(r, r->method, svc->url, pq, idh);
     if (ni == 0)
         goto oom;
     for (size_t i = 0; i < ni && hc.n < cap; i++)

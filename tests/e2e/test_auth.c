@@ -223,6 +223,7 @@ static const char *modes_yaml =
     "  users: { url: \"http://127.0.0.1:%3$d\", timeout: 2s }\n"
     "  orders: { url: \"http://127.0.0.1:%4$d\", timeout: 2s }\n"
     "  inventory: { url: \"http://127.0.0.1:%5$d\", timeout: 2s }\n"
+    "  based: { url: \"http://127.0.0.1:%3$d/echo/base\", timeout: 2s }\n"
     "auth:\n"
     "  jwt:\n"
     "    jwks_file: @DIR@/jwks.json\n"
@@ -235,6 +236,7 @@ static const char *modes_yaml =
     "  - { path: /req, service: users, auth: required, strip_prefix: true }\n"
     "  - { path: /opt, service: users, auth: optional, strip_prefix: true }\n"
     "  - { path: /none, service: users, auth: none, strip_prefix: true }\n"
+    "  - { path: /based, service: based, auth: required, strip_prefix: true }\n"
     "  - { path: /staff, service: users, auth: required, roles: [support, admin],\n"
     "      strip_prefix: true }\n"
     "  - path: /v1/order-screen/{id}\n"
@@ -586,6 +588,20 @@ START_TEST(aggregation_calls_carry_the_signed_identity)
 }
 END_TEST
 
+START_TEST(a_service_url_with_a_base_path_is_signed_as_received)
+{
+    struct h_resp r;
+    /* the signing shop sees /echo/base/x?q=1: the signature must cover that */
+    get("/based/x?q=1", bearer(tok), NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    json_object *j = body_json(&r);
+    ck_assert_str_eq(jstr(j, "path"), "/echo/base/x");
+    ck_assert_str_eq(jstr(j, "headers.x-user-id"), "4412");
+    json_object_put(j);
+    h_resp_free(&r);
+}
+END_TEST
+
 START_TEST(readyz_shows_the_key_set)
 {
     long         st = 0;
@@ -879,6 +895,7 @@ static Suite *suite(void)
     tcase_add_test(tc, refused_tokens_say_why);
     tcase_add_test(tc, the_same_token_again_is_still_checked_for_roles_and_routes);
     tcase_add_test(tc, signing_shop_accepts_the_gateway_and_refuses_forgeries);
+    tcase_add_test(tc, a_service_url_with_a_base_path_is_signed_as_received);
     tcase_add_test(tc, aggregation_calls_carry_the_signed_identity);
     tcase_add_test(tc, readyz_shows_the_key_set);
     suite_add_tcase(s, tc);
