@@ -195,8 +195,23 @@ void req_suspend(struct bff_request *r)
 {
     if (!r->suspended && !r->answered) {
         r->suspended = 1;
+        r->suspended_ms = bff_now_ms();
         MHD_suspend_connection(r->conn);
-        /* MHD does not see a suspended client leave: the worker's epoll does */
+        /* MHD does not see a suspended client leave; server_watch_waiting()
+         * has the worker's epoll watch it once it has waited a while */
+    }
+}
+
+/* Watches the sockets of requests suspended for WATCH_AFTER_MS or more, so
+ * a client that leaves is seen (EPOLLRDHUP) and its calls cancelled. Fast
+ * requests never pay the two epoll_ctl calls; a slow one is watched within
+ * 2 x WATCH_AFTER_MS. Called from the worker loop. */
+void server_watch_waiting(struct bff_worker *w, uint64_t now_ms)
+{
+    for (struct bff_request *r = w->requests; r; r = r->next) {
+        if (!r->suspended || r->watching || r->answered ||
+            now_ms - r->suspended_ms < WATCH_AFTER_MS)
+            continue;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci)

@@ -168,6 +168,8 @@ void *worker_main(void *arg)
         int                    timeout = 1000;
         if (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto < 1000)
             timeout = (int)mto;
+        if (w->requests && timeout > WATCH_AFTER_MS)
+            timeout = WATCH_AFTER_MS; /* the waiting-client sweep below */
         if (w->curl_due_us) {
             uint64_t now = bff_now_us();
             int t = now >= w->curl_due_us ? 0 : (int)((w->curl_due_us - now + 999) / 1000);
@@ -190,6 +192,13 @@ void *worker_main(void *arg)
                 res_worker_event(w, evs[i].data.u64 & ~TAG_MASK);
             } else if (tag == TAG_RL || tag == TAG_RL_TIMER) {
                 rl_worker_event(w, evs[i].data.u64, evs[i].events);
+            }
+        }
+        if (w->requests) {
+            uint64_t now_ms = bff_now_ms();
+            if (now_ms >= w->next_watch_ms) {
+                server_watch_waiting(w, now_ms);
+                w->next_watch_ms = now_ms + WATCH_AFTER_MS;
             }
         }
         if (w->curl_due_us && bff_now_us() >= w->curl_due_us) {
