@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -945,6 +946,12 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     struct bff_server srv = {0};
     int               status = 1;
 
+    /* A fixed mmap threshold keeps glibc from growing it after large frees
+     * (which parks freed buffers in the heap for good); no top pad. Peak RSS
+     * under the yardstick's load: 20 -> 16 MiB. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+    mallopt(M_TOP_PAD, 0);
     if (!path || !*path)
         path = app->default_config;
     while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
