@@ -261,8 +261,8 @@ void bff_agg_fail(struct bff_agg *a, int status, const char *detail)
     if (a->req->timings)
         h[nh++] = (struct bff_hdr){"Server-Timing", a->req->timings};
     if (status == 503 && a->retry_after_s) /* breaker, bulkhead or health said no */
-        h[nh++] = (struct bff_hdr){"Retry-After",
-                                   bff_arena_printf(&a->req->arena, "%u", a->retry_after_s)};
+        h[nh++] = (struct bff_hdr){
+            "Retry-After", bff_arena_printf(&a->req->arena, "%u", a->retry_after_s)};
     req_problem(a->req, status, detail, h, nh);
 }
 
@@ -410,10 +410,12 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
             goto oom;
         /* not made: circuit open, bulkhead full or service down (503) */
         const char *why = res_reject_text(c->up.rejected);
-        call_failed(c, 503, bff_arena_printf(&r->arena, "%s is not called: %s", svc->name, why),
+        call_failed(c, 503,
+                    bff_arena_printf(&r->arena, "%s is not called: %s", svc->name, why),
                     why);
         if (c->kind == BFF_REQUIRED)
-            a->retry_after_s = c->up.retry_after_ms ? (c->up.retry_after_ms + 999) / 1000 : 1;
+            a->retry_after_s =
+                c->up.retry_after_ms ? (c->up.retry_after_ms + 999) / 1000 : 1;
         return -1;
     }
     return 0;
@@ -451,7 +453,8 @@ static void run_stage(struct bff_agg *a, bff_stage_fn fn)
             for (unsigned k = a->stage_first; k < i; k++)
                 if (a->calls[k].state == CALL_PENDING) {
                     up_call_cancel(&a->calls[k].up);
-                    a->calls[k].ms = (double)(bff_now_us() - a->calls[k].up.start_us) / 1000.0;
+                    a->calls[k].ms =
+                        (double)(bff_now_us() - a->calls[k].up.start_us) / 1000.0;
                     call_failed(&a->calls[k], 0, NULL, "cancelled");
                 }
             a->pending = 0;

@@ -128,9 +128,11 @@ void up_call_cleanup(struct up_call *c);
 /* resilience.c: starts the next attempt of admitted call @c (a retry).
  * Returns 0, or a negative bff_err (nothing started). */
 int up_call_retry(struct up_call *c);
-/* resilience.c, health thread: a blocking GET of @url. Returns the HTTP
- * status, or a negative bff_err (BFF_ETIMEDOUT, BFF_EIO). */
-int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms);
+/* resilience.c, health thread: a blocking GET of @url, with the service's
+ * tls: files (each may be NULL). Returns the HTTP status, or a negative
+ * bff_err (BFF_ETIMEDOUT, BFF_EIO). */
+int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms,
+                 const char *tls_ca, const char *tls_cert, const char *tls_key);
 
 int up_worker_init(struct bff_worker *w);
 void up_worker_cleanup(struct bff_worker *w);

@@ -197,7 +197,8 @@ void proxy_start(struct bff_request *r)
         if (c->rejected) { /* circuit open, bulkhead full or service down */
             const char    *name = cfg->services[r->route->service].name;
             uint32_t       s = (c->retry_after_ms + 999) / 1000;
-            struct bff_hdr h = {"Retry-After", bff_arena_printf(&r->arena, "%u", s ? s : 1)};
+            struct bff_hdr h = {"Retry-After",
+                                bff_arena_printf(&r->arena, "%u", s ? s : 1)};
             req_add_timing(r, name, 0, res_reject_text(c->rejected));
             req_problem(r, 503,
                         bff_arena_printf(&r->arena, "%s is not called: %s", name,

@@ -27,7 +27,7 @@
 #include "resilience.h"
 #include "worker_tags.h"
 
-#define MIN_ATTEMPT_MS 10u        /* a retry needs at least this much deadline */
+#define MIN_ATTEMPT_MS 10u          /* a retry needs at least this much deadline */
 #define DOWN_UNTIL_CHECK UINT64_MAX /* down until an active check passes */
 
 /* ---- circuit breaker ------------------------------------------------------- */
@@ -35,16 +35,32 @@
 #define UNTIL_BITS 37
 #define UNTIL_MASK ((1ull << UNTIL_BITS) - 1)
 
-static unsigned w_state(uint64_t w) { return (unsigned)(w & 3u); }
-static unsigned w_level(uint64_t w) { return (unsigned)((w >> 2) & 7u); }
-static unsigned w_in(uint64_t w) { return (unsigned)((w >> 5) & 0x7ffu); }
-static unsigned w_ok(uint64_t w) { return (unsigned)((w >> 16) & 0x7ffu); }
-static uint64_t w_until(uint64_t w) { return w >> 27; }
-
-static uint64_t mkword(unsigned st, unsigned level, unsigned in, unsigned ok, uint64_t until)
+static unsigned w_state(uint64_t w)
 {
-    return (uint64_t)st | (uint64_t)level << 2 | (uint64_t)in << 5 | (uint64_t)ok << 16 |
-           (until & UNTIL_MASK) << 27;
+    return (unsigned)(w & 3u);
+}
+static unsigned w_level(uint64_t w)
+{
+    return (unsigned)((w >> 2) & 7u);
+}
+static unsigned w_in(uint64_t w)
+{
+    return (unsigned)((w >> 5) & 0x7ffu);
+}
+static unsigned w_ok(uint64_t w)
+{
+    return (unsigned)((w >> 16) & 0x7ffu);
+}
+static uint64_t w_until(uint64_t w)
+{
+    return w >> 27;
+}
+
+static uint64_t mkword(unsigned st, unsigned level, unsigned in, unsigned ok,
+                       uint64_t until)
+{
+    return (uint64_t)st | (uint64_t)level << 2 | (uint64_t)in << 5 |
+           (uint64_t)ok << 16 | (until & UNTIL_MASK) << 27;
 }
 
 static unsigned probes_of(const struct res_breaker_conf *c)
@@ -81,8 +97,8 @@ int res_breaker_admit(struct res_breaker *b, const struct res_breaker_conf *c,
         default:
             return RES_PASS;
         }
-        if (atomic_compare_exchange_weak_explicit(&b->word, &w, nw, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (atomic_compare_exchange_weak_explicit(
+                &b->word, &w, nw, memory_order_acq_rel, memory_order_acquire)) {
             t->probe = 1;
             t->until = w_until(nw);
             return RES_PASS;
@@ -90,13 +106,14 @@ int res_breaker_admit(struct res_breaker *b, const struct res_breaker_conf *c,
     }
 }
 
-static void trip(struct res_breaker *b, const struct res_breaker_conf *c, uint64_t now_ms)
+static void trip(struct res_breaker *b, const struct res_breaker_conf *c,
+                 uint64_t now_ms)
 {
     uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
     while (w_state(w) == RES_CLOSED) {
         uint64_t nw = mkword(RES_OPEN, 0, 0, 0, now_ms + c->open_for_ms);
-        if (atomic_compare_exchange_weak_explicit(&b->word, &w, nw, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (atomic_compare_exchange_weak_explicit(
+                &b->word, &w, nw, memory_order_acq_rel, memory_order_acquire)) {
             atomic_store_explicit(&b->consec, 0, memory_order_relaxed);
             return;
         }
@@ -123,9 +140,8 @@ void res_breaker_record(struct res_breaker *b, const struct res_breaker_conf *c,
             } else {
                 nw = w + (1ull << 16);
             }
-            if (atomic_compare_exchange_weak_explicit(&b->word, &w, nw,
-                                                      memory_order_acq_rel,
-                                                      memory_order_acquire)) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &b->word, &w, nw, memory_order_acq_rel, memory_order_acquire)) {
                 if (closes)
                     atomic_store_explicit(&b->consec, 0, memory_order_relaxed);
                 return;
@@ -164,12 +180,14 @@ enum res_circuit res_breaker_state(const struct res_breaker *b)
 
 uint64_t res_breaker_until(const struct res_breaker *b)
 {
-    return w_until(atomic_load_explicit((_Atomic uint64_t *)&b->word, memory_order_acquire));
+    return w_until(
+        atomic_load_explicit((_Atomic uint64_t *)&b->word, memory_order_acquire));
 }
 
 unsigned res_breaker_level(const struct res_breaker *b)
 {
-    return w_level(atomic_load_explicit((_Atomic uint64_t *)&b->word, memory_order_acquire));
+    return w_level(
+        atomic_load_explicit((_Atomic uint64_t *)&b->word, memory_order_acquire));
 }
 
 /* ---- retry budget ------------------------------------------------------------ */
@@ -178,9 +196,18 @@ unsigned res_breaker_level(const struct res_breaker *b)
 #define B_CALLS_MAX 0xffffffull
 #define B_RETRIES_MAX 0xffffull
 
-static uint64_t b_sec(uint64_t w) { return w >> 40; }
-static uint64_t b_calls(uint64_t w) { return (w >> 16) & B_CALLS_MAX; }
-static uint64_t b_retries(uint64_t w) { return w & B_RETRIES_MAX; }
+static uint64_t b_sec(uint64_t w)
+{
+    return w >> 40;
+}
+static uint64_t b_calls(uint64_t w)
+{
+    return (w >> 16) & B_CALLS_MAX;
+}
+static uint64_t b_retries(uint64_t w)
+{
+    return w & B_RETRIES_MAX;
+}
 static uint64_t b_make(uint64_t sec, uint64_t calls, uint64_t retries)
 {
     return (sec & B_SEC_MASK) << 40 | calls << 16 | retries;
@@ -193,8 +220,9 @@ static int budget_add(struct res_budget *b, uint64_t now_ms, uint64_t calls,
                       uint64_t retries)
 {
     uint64_t          sec = (now_ms / RES_BUDGET_BUCKET_MS) & B_SEC_MASK;
-    _Atomic uint64_t *slot = &b->bucket[(now_ms / RES_BUDGET_BUCKET_MS) % RES_BUDGET_BUCKETS];
-    uint64_t          w = atomic_load_explicit(slot, memory_order_relaxed);
+    _Atomic uint64_t *slot =
+        &b->bucket[(now_ms / RES_BUDGET_BUCKET_MS) % RES_BUDGET_BUCKETS];
+    uint64_t w = atomic_load_explicit(slot, memory_order_relaxed);
     for (;;) {
         uint64_t c = 0, r = 0;
         if (b_sec(w) == sec) {
@@ -295,10 +323,14 @@ uint32_t res_backoff_ms(unsigned n, uint64_t rnd)
 const char *res_reject_text(int why)
 {
     switch (why) {
-    case RES_REJ_OPEN: return "circuit open";
-    case RES_REJ_HALF_OPEN: return "circuit half-open";
-    case RES_REJ_BULKHEAD: return "bulkhead full";
-    case RES_REJ_DOWN: return "service down";
+    case RES_REJ_OPEN:
+        return "circuit open";
+    case RES_REJ_HALF_OPEN:
+        return "circuit half-open";
+    case RES_REJ_BULKHEAD:
+        return "bulkhead full";
+    case RES_REJ_DOWN:
+        return "service down";
     }
     return "passed";
 }
@@ -315,8 +347,9 @@ struct res_svc {
     _Atomic uint64_t   hc_interval_ms; /* 0 = no active check (for Retry-After) */
 
     /* the health checker's settings and schedule: under reg->lock */
-    unsigned        gen;    /* == reg->gen while in the config in force */
-    char           *hc_url; /* NULL: no active check */
+    unsigned        gen;       /* == reg->gen while in the config in force */
+    char           *hc_url;    /* NULL: no active check */
+    char           *hc_tls[3]; /* the service's tls: ca, cert, key (or NULL) */
     uint32_t        hc_connect_ms, hc_timeout_ms;
     uint64_t        hc_next; /* bff_now_ms() of the next check */
     struct res_svc *next;
@@ -340,8 +373,15 @@ struct res_worker {
 };
 
 const char *const res_counter_names[RES_N_COUNTERS] = {
-    "ok", "error", "timeout", "refused", "rejected_open", "rejected_bulkhead",
-    "rejected_down", "retried", "cancelled",
+    "ok",
+    "error",
+    "timeout",
+    "refused",
+    "rejected_open",
+    "rejected_bulkhead",
+    "rejected_down",
+    "retried",
+    "cancelled",
 };
 
 const char *res_circuit_name(enum res_circuit c)
@@ -365,7 +405,8 @@ static void count(struct res_svc *s, enum res_counter k)
 
 static struct res_breaker_conf breaker_conf(const struct bff_service_conf *c)
 {
-    struct res_breaker_conf b = {c->cb.failures, c->cb.open_for_ms, c->cb.half_open_probes};
+    struct res_breaker_conf b = {c->cb.failures, c->cb.open_for_ms,
+                                 c->cb.half_open_probes};
     if (b.failures < 1)
         b.failures = 1;
     if (b.open_for_ms < 1)
@@ -411,6 +452,8 @@ void res_registry_free(struct res_registry *reg)
         n = s->next;
         free(s->name);
         free(s->hc_url);
+        for (int k = 0; k < 3; k++)
+            free(s->hc_tls[k]);
         free(s);
     }
     pthread_cond_destroy(&reg->cv);
@@ -451,8 +494,16 @@ int res_snapshot_bind(struct res_registry *reg, struct bff_snapshot *snap)
             s->hc_next = 0; /* a new or moved check runs at once */
         free(s->hc_url);
         s->hc_url = url;
+        const char *tls[3] = {c->tls.ca, c->tls.cert, c->tls.key};
+        for (int k = 0; k < 3; k++) {
+            free(s->hc_tls[k]);
+            s->hc_tls[k] = tls[k] ? strdup(tls[k]) : NULL;
+            if (tls[k] && !s->hc_tls[k])
+                rc = BFF_ENOMEM;
+        }
         s->hc_connect_ms = c->connect_timeout_ms;
-        s->hc_timeout_ms = c->timeout_ms < c->hc.interval_ms ? c->timeout_ms : c->hc.interval_ms;
+        s->hc_timeout_ms =
+            c->timeout_ms < c->hc.interval_ms ? c->timeout_ms : c->hc.interval_ms;
         atomic_store(&s->hc_interval_ms, url ? c->hc.interval_ms : 0);
         /* down "until a check passes" with no check left: the passive rule */
         uint64_t d = atomic_load(&s->down_until);
@@ -470,8 +521,16 @@ int res_snapshot_bind(struct res_registry *reg, struct bff_snapshot *snap)
 struct hc_job {
     struct res_svc *s;
     char           *url;
+    char           *tls[3];
     uint32_t        connect_ms, timeout_ms;
 };
+
+static void job_free(struct hc_job *j)
+{
+    free(j->url);
+    for (int k = 0; k < 3; k++)
+        free(j->tls[k]);
+}
 
 static void health_result(struct res_svc *s, int status)
 {
@@ -483,11 +542,11 @@ static void health_result(struct res_svc *s, int status)
         log_event("info", "service %s is up again: its health check passed", s->name);
     else if (!ok && !was_down) {
         if (status > 0)
-            log_event("warn", "service %s is down: its health check answered %d", s->name,
-                      status);
+            log_event("warn", "service %s is down: its health check answered %d",
+                      s->name, status);
         else
-            log_event("warn", "service %s is down: its health check failed (%s)", s->name,
-                      bff_strerror(status));
+            log_event("warn", "service %s is down: its health check failed (%s)",
+                      s->name, bff_strerror(status));
     }
 }
 
@@ -518,9 +577,20 @@ static void *health_main(void *arg)
                 jobs = nj;
                 cap = nc;
             }
-            jobs[n] = (struct hc_job){s, strdup(s->hc_url), s->hc_connect_ms, s->hc_timeout_ms};
-            if (!jobs[n].url)
+            struct hc_job *j = &jobs[n];
+            *j = (struct hc_job){s,
+                                 strdup(s->hc_url),
+                                 {NULL, NULL, NULL},
+                                 s->hc_connect_ms,
+                                 s->hc_timeout_ms};
+            int ok = j->url != NULL;
+            for (int k = 0; k < 3; k++)
+                if (s->hc_tls[k] && !(j->tls[k] = strdup(s->hc_tls[k])))
+                    ok = 0;
+            if (!ok) {
+                job_free(j);
                 break;
+            }
             n++;
             s->hc_next = now + interval;
             if (s->hc_next < next)
@@ -530,9 +600,10 @@ static void *health_main(void *arg)
             /* the checks block: run them without the lock */
             pthread_mutex_unlock(&reg->lock);
             for (size_t i = 0; i < n; i++) {
-                health_result(jobs[i].s,
-                              up_probe_get(jobs[i].url, jobs[i].connect_ms, jobs[i].timeout_ms));
-                free(jobs[i].url);
+                struct hc_job *j = &jobs[i];
+                health_result(j->s, up_probe_get(j->url, j->connect_ms, j->timeout_ms,
+                                                 j->tls[0], j->tls[1], j->tls[2]));
+                job_free(j);
             }
             free(jobs);
             pthread_mutex_lock(&reg->lock);
@@ -561,15 +632,18 @@ int res_health_start(struct res_registry *reg)
 
 /* Passive health: a refused connection marks @s down at once; an active
  * check brings it back, or without one the mark expires after open_for. */
-static void passive_down(struct res_svc *s, const struct bff_service_conf *c, uint64_t now)
+static void passive_down(struct res_svc *s, const struct bff_service_conf *c,
+                         uint64_t now)
 {
     uint64_t until = c->hc.path ? DOWN_UNTIL_CHECK : now + c->cb.open_for_ms;
-    uint64_t was = atomic_exchange_explicit(&s->down_until, until, memory_order_relaxed);
+    uint64_t was =
+        atomic_exchange_explicit(&s->down_until, until, memory_order_relaxed);
     if (was == 0 || now >= was)
         log_event("warn", "service %s is down: it refused a connection", s->name);
 }
 
-/* ---- stats ------------------------------------------------------------------------ */
+/* ---- stats ------------------------------------------------------------------------
+ */
 
 void res_service_stats(const struct bff_service_rt *svc, struct res_stats *out)
 {
@@ -656,21 +730,24 @@ char *res_snapshot_json(const struct bff_server *srv, const struct bff_snapshot 
         goto out;
     for (size_t i = 0; i < s->cfg->nservices; i++) {
         struct res_stats st;
-        json_object     *o = json_object_new_object(), *calls = json_object_new_object();
+        json_object *o = json_object_new_object(), *calls = json_object_new_object();
         res_service_stats(&s->services[i], &st);
-        json_object_object_add(o, "circuit", json_object_new_string(res_circuit_name(st.circuit)));
+        json_object_object_add(o, "circuit",
+                               json_object_new_string(res_circuit_name(st.circuit)));
         json_object_object_add(o, "up", json_object_new_boolean(st.up));
         json_object_object_add(o, "required", json_object_new_boolean(used[i]));
         json_object_object_add(o, "in_flight", json_object_new_int64(st.in_flight));
-        json_object_object_add(o, "max_in_flight",
-                               json_object_new_int64(s->cfg->services[i].max_in_flight));
+        json_object_object_add(
+            o, "max_in_flight",
+            json_object_new_int64(s->cfg->services[i].max_in_flight));
         for (int k = 0; k < RES_N_COUNTERS; k++)
             json_object_object_add(calls, res_counter_names[k],
                                    json_object_new_int64((int64_t)st.n[k]));
         json_object_object_add(o, "calls", calls);
         json_object *win = json_object_new_object();
         json_object_object_add(win, "calls", json_object_new_int64(st.budget_calls));
-        json_object_object_add(win, "retries", json_object_new_int64(st.budget_retries));
+        json_object_object_add(win, "retries",
+                               json_object_new_int64(st.budget_retries));
         json_object_object_add(o, "retry_window", win);
         json_object_object_add(svcs, s->cfg->services[i].name, o);
     }
@@ -678,8 +755,8 @@ char *res_snapshot_json(const struct bff_server *srv, const struct bff_snapshot 
     svcs = NULL;
     json_object_object_add(root, "clients_gone",
                            json_object_new_int64((int64_t)res_clients_gone(srv)));
-    const char *t = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *t = json_object_to_json_string_ext(
+        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     if (t && asprintf(&text, "%s\n", t) < 0)
         text = NULL;
 out:
@@ -777,7 +854,8 @@ int res_call_admit(struct up_call *c)
     uint64_t down = atomic_load_explicit(&s->down_until, memory_order_relaxed);
     if (down != 0 && now < down) {
         uint64_t iv = atomic_load_explicit(&s->hc_interval_ms, memory_order_relaxed);
-        uint64_t left = down == DOWN_UNTIL_CHECK ? (iv ? iv : conf->cb.open_for_ms) : down - now;
+        uint64_t left =
+            down == DOWN_UNTIL_CHECK ? (iv ? iv : conf->cb.open_for_ms) : down - now;
         ra = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
         why = RES_REJ_DOWN;
         k = RES_N_REJ_DOWN;
@@ -836,13 +914,21 @@ int res_call_attempt_done(struct up_call *c)
     const struct bff_service_conf *conf = c->rt->conf;
     struct res_breaker_conf        bc = breaker_conf(conf);
     uint64_t                       now = res_now();
-    int                            failed = res_outcome_failed((int)c->result, c->status);
+    int failed = res_outcome_failed((int)c->result, c->status);
 
     switch (c->result) {
-    case UP_OK: count(s, c->status >= 500 ? RES_N_ERROR : RES_N_OK); break;
-    case UP_TIMEOUT: count(s, RES_N_TIMEOUT); break;
-    case UP_CONNECT: count(s, RES_N_REFUSED); break;
-    default: count(s, RES_N_ERROR); break;
+    case UP_OK:
+        count(s, c->status >= 500 ? RES_N_ERROR : RES_N_OK);
+        break;
+    case UP_TIMEOUT:
+        count(s, RES_N_TIMEOUT);
+        break;
+    case UP_CONNECT:
+        count(s, RES_N_REFUSED);
+        break;
+    default:
+        count(s, RES_N_ERROR);
+        break;
     }
     res_breaker_record(&s->brk, &bc, now, &c->res.ticket, failed);
     c->res.ticket.probe = 0; /* used up; a retry is admitted afresh */
@@ -881,8 +967,8 @@ static void retry_now(struct up_call *c)
         res_breaker_admit(&s->brk, &bc, now, &c->res.ticket, &ra) != RES_PASS)
         goto give_up;
     uint64_t left = c->deadline_ms - abs;
-    c->timeout_ms = c->res.attempt_timeout_ms < left ? c->res.attempt_timeout_ms
-                                                     : (uint32_t)left;
+    c->timeout_ms =
+        c->res.attempt_timeout_ms < left ? c->res.attempt_timeout_ms : (uint32_t)left;
     c->connect_timeout_ms = c->res.attempt_connect_ms < c->timeout_ms
                                 ? c->res.attempt_connect_ms
                                 : c->timeout_ms;
@@ -976,7 +1062,7 @@ void res_worker_event(struct bff_worker *w, uint64_t data)
     ssize_t  n = read(rw->tfd, &exp, sizeof(exp));
     (void)n;
     rw->armed = 0;
-    uint64_t now = bff_now_ms();
+    uint64_t        now = bff_now_ms();
     struct up_call *c;
     /* done() may cancel or add retries: take the head afresh every time */
     while ((c = rw->head) && c->res.due_ms <= now) {

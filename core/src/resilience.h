@@ -156,8 +156,8 @@ struct res_registry;
 struct res_stats {
     uint64_t         n[RES_N_COUNTERS]; /* by enum res_counter */
     enum res_circuit circuit;
-    uint32_t         in_flight; /* calls holding a bulkhead slot */
-    int              up;        /* 0 while known down (health) */
+    uint32_t         in_flight;                    /* calls holding a bulkhead slot */
+    int              up;                           /* 0 while known down (health) */
     uint32_t         budget_calls, budget_retries; /* the retry window */
 };
 
@@ -206,19 +206,19 @@ char *res_snapshot_json(const struct bff_server *srv, const struct bff_snapshot 
 
 /* Per-call state kept inside struct up_call (upstream.c owns the call). */
 struct res_call {
-    struct res_svc   *svc;     /* NULL: no resilience for this call */
+    struct res_svc   *svc; /* NULL: no resilience for this call */
     struct res_ticket ticket;
     int               active;  /* admitted and not yet finished or cancelled */
     int               backoff; /* waiting on the worker's timer for a retry */
     int               retryable_method;
     unsigned          retries; /* retries made so far */
     uint32_t          attempt_timeout_ms, attempt_connect_ms;
-    uint64_t          due_ms;  /* when the retry starts (bff_now_ms clock) */
+    uint64_t          due_ms;   /* when the retry starts (bff_now_ms clock) */
     uint64_t          first_us; /* the first attempt's start, for c->ms */
     struct up_call   *tprev, *tnext;
 };
 
-int res_worker_init(struct bff_worker *w);
+int  res_worker_init(struct bff_worker *w);
 void res_worker_cleanup(struct bff_worker *w);
 /* An epoll event tagged RES_TAG; @data is the event's low bits. */
 void res_worker_event(struct bff_worker *w, uint64_t data);

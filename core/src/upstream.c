@@ -321,6 +321,9 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* services are reached directly: no proxy, and no proxy environment
+     * variables read on every transfer */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w);
     if (c->rt) { /* services.NAME.tls: the CA that signed the service's
@@ -490,7 +493,8 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms)
+int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms,
+                 const char *tls_ca, const char *tls_cert, const char *tls_key)
 {
     CURL *e = curl_easy_init();
     long  status = 0;
@@ -505,6 +509,12 @@ int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    if (tls_ca)
+        curl_easy_setopt(e, CURLOPT_CAINFO, tls_ca);
+    if (tls_cert && tls_key) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, tls_cert);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, tls_key);
+    }
     CURLcode rc = curl_easy_perform(e);
     if (rc == CURLE_OK)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

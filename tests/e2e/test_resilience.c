@@ -27,15 +27,14 @@ static char          auth_hdr[4096];
 
 /* ---- set-up ------------------------------------------------------------------ */
 
-static const char *head =
-    "listen: 127.0.0.1:%1$d\n"
-    "admin_listen: 127.0.0.1:%2$d\n"
-    "workers: 2\n"
-    "drain_timeout: 1s\n"
-    "auth:\n"
-    "  jwt:\n"
-    "    jwks_file: @DIR@/jwks.json\n"
-    "    algorithms: [ES256]\n";
+static const char *head = "listen: 127.0.0.1:%1$d\n"
+                          "admin_listen: 127.0.0.1:%2$d\n"
+                          "workers: 2\n"
+                          "drain_timeout: 1s\n"
+                          "auth:\n"
+                          "  jwt:\n"
+                          "    jwks_file: @DIR@/jwks.json\n"
+                          "    algorithms: [ES256]\n";
 
 /* Proxy routes to each shop service's /echo (which answers any method):
  * /u/echo -> users, /o/echo -> orders, /i/... -> inventory. */
@@ -105,12 +104,12 @@ static void nap_ms(long ms)
 }
 
 /* Polls @cond every 20 ms for at most @ms; evaluates to its last value. */
-#define POLL(cond, ms)                                                                  \
-    ({                                                                                  \
-        int ok_ = 0;                                                                    \
-        for (int t_ = 0; t_ <= (ms) && !(ok_ = (cond)); t_ += 20)                       \
-            nap_ms(20);                                                                 \
-        ok_;                                                                            \
+#define POLL(cond, ms)                                                                 \
+    ({                                                                                 \
+        int ok_ = 0;                                                                   \
+        for (int t_ = 0; t_ <= (ms) && !(ok_ = (cond)); t_ += 20)                      \
+            nap_ms(20);                                                                \
+        ok_;                                                                           \
     })
 
 /* ---- talking to the gateway and the shop -------------------------------------- */
@@ -126,10 +125,10 @@ static char *url(const char *path)
 
 static long req(const char *method, const char *path, int with_token, struct h_resp *r)
 {
-    const char *hdrs[] = {with_token ? auth_hdr : NULL, NULL};
+    const char   *hdrs[] = {with_token ? auth_hdr : NULL, NULL};
     struct h_resp tmp, *out = r ? r : &tmp;
-    ck_assert_int_eq(h_http(method, url(path), hdrs, strcmp(method, "GET") ? "x" : NULL, out),
-                     0);
+    ck_assert_int_eq(
+        h_http(method, url(path), hdrs, strcmp(method, "GET") ? "x" : NULL, out), 0);
     long st = out->status;
     if (!r)
         h_resp_free(&tmp);
@@ -467,7 +466,8 @@ START_TEST(bulkhead_refuses_past_max_in_flight)
     char         l[256];
     ck_assert_str_eq(list(j, "partial", l, sizeof(l)), "inventory");
     ck_assert_str_eq(jstr(j, "customer.name"), "Ada Lovelace");
-    ck_assert_ptr_nonnull(strstr(h_header(&r, "Server-Timing"), "desc=\"bulkhead full\""));
+    ck_assert_ptr_nonnull(
+        strstr(h_header(&r, "Server-Timing"), "desc=\"bulkhead full\""));
     json_object_put(j);
     h_resp_free(&r);
     ck_assert_int_eq(gw("services.inventory.calls.rejected_bulkhead"), 17);
@@ -481,7 +481,8 @@ START_TEST(bulkhead_refuses_past_max_in_flight)
 }
 END_TEST
 
-/* ---- 3. circuit breakers ----------------------------------------------------------- */
+/* ---- 3. circuit breakers -----------------------------------------------------------
+ */
 
 /* failures: 3, open_for: 1s. After 3 errors the shop sees no call while the
  * circuit is open; after open_for one probe goes; a failed probe reopens it
@@ -597,7 +598,45 @@ START_TEST(breaker_in_an_aggregation)
 }
 END_TEST
 
-/* ---- 4. retries ------------------------------------------------------------------- */
+/* The breaker of a service that stays in the config survives a reload: the
+ * registry entry is found again by name, with its state and counters. */
+START_TEST(breaker_state_survives_a_reload)
+{
+    start("  users: { url: \"http://127.0.0.1:%3$d\" }\n"
+          "  orders: { url: \"http://127.0.0.1:%4$d\" }\n"
+          "  inventory: { url: \"http://127.0.0.1:%5$d\", retries: 0,\n"
+          "               circuit_breaker: { failures: 2, open_for: 30s } }\n",
+          proxy_routes);
+    fault("inventory", "error_rate=1&error_status=503");
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(req("GET", "/i/echo", 0, NULL), 503);
+    ck_assert(circuit_is("inventory", "open"));
+
+    /* a new snapshot (the file changed) */
+    FILE *f = fopen(bff.config, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("# reloaded by the test\n", f);
+    fclose(f);
+    char          u[128];
+    struct h_resp r;
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/admin/reload", bff.admin);
+    ck_assert_int_eq(h_http("POST", u, NULL, "", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    h_resp_free(&r);
+
+    ck_assert(circuit_is("inventory", "open"));
+    ck_assert_int_eq(req("GET", "/i/echo", 0, &r), 503);
+    ck_assert_ptr_nonnull(strstr(r.body, "circuit open"));
+    h_resp_free(&r);
+    ck_assert_int_eq(shop_stat("inventory", "requests"), 2);
+    ck_assert_int_eq(gw("services.inventory.calls.error"), 2);
+    ck_assert_int_eq(gw("services.inventory.calls.rejected_open"), 1);
+    finish();
+}
+END_TEST
+
+/* ---- 4. retries -------------------------------------------------------------------
+ */
 
 /* Idempotent calls that fail with 503 are retried within a budget: at least
  * 3, then at most 20 % of the window's calls. POST is never retried, nor
@@ -606,7 +645,8 @@ START_TEST(retries_stop_at_the_budget_and_never_retry_a_post)
 {
     start("  users: { url: \"http://127.0.0.1:%3$d\", retries: 1,\n"
           "           circuit_breaker: { failures: 1000 } }\n"
-          "  users_rw: { url: \"http://127.0.0.1:%3$d\", retries: 2, retry_non_get: true,\n"
+          "  users_rw: { url: \"http://127.0.0.1:%3$d\", retries: 2, retry_non_get: "
+          "true,\n"
           "              circuit_breaker: { failures: 1000 } }\n"
           "  orders: { url: \"http://127.0.0.1:%4$d\" }\n"
           "  inventory: { url: \"http://127.0.0.1:%5$d\" }\n",
@@ -653,7 +693,8 @@ START_TEST(retries_stop_at_the_budget_and_never_retry_a_post)
 }
 END_TEST
 
-/* ---- 5. health checks ------------------------------------------------------------- */
+/* ---- 5. health checks -------------------------------------------------------------
+ */
 
 /* An active check marks users down (503 at once, without a call) and up
  * again; /readyz names it while it is down. A service no route uses does
@@ -671,7 +712,8 @@ START_TEST(active_health_check_marks_down_and_up)
     struct h_resp r;
 
     /* spare (nothing listens there) is down, but no route uses it */
-    ck_assert(POLL(shop_stat("users", "healthz") >= 2 && gw("services.spare.up") == 0, 5000));
+    ck_assert(
+        POLL(shop_stat("users", "healthz") >= 2 && gw("services.spare.up") == 0, 5000));
     ck_assert_int_eq(gw("services.spare.required"), 0);
     ck_assert_int_eq(readyz(&body), 200);
     ck_assert_ptr_nonnull(strstr(body, "\"down\":[]"));
@@ -746,7 +788,8 @@ START_TEST(passive_health_marks_down_at_once)
 }
 END_TEST
 
-/* ---- 6. clients that leave --------------------------------------------------------- */
+/* ---- 6. clients that leave ---------------------------------------------------------
+ */
 
 /* Opens a connection to the gateway and sends a GET of @path with the token. */
 static int send_and_leave_open(const char *path)
@@ -780,17 +823,23 @@ START_TEST(client_that_leaves_gets_its_calls_cancelled)
 
     int fd = send_and_leave_open("/v1/order-screen/o-1");
     /* users (fast) has answered, inventory (8 s) is pending */
-    ck_assert(POLL(gw("services.inventory.in_flight") == 1 && gw("services.users.in_flight") == 0,
+    ck_assert(POLL(gw("services.inventory.in_flight") == 1 &&
+                       gw("services.users.in_flight") == 0 &&
+                       shop_stat("inventory", "in_flight") == 1,
                    5000));
     close(fd);
-    ck_assert(POLL(gw("clients_gone") == 1 && gw("services.inventory.in_flight") == 0, 3000));
+    ck_assert(
+        POLL(gw("clients_gone") == 1 && gw("services.inventory.in_flight") == 0, 3000));
     ck_assert_int_eq(gw("services.inventory.calls.cancelled"), 1);
     ck_assert_int_eq(shop_stat("inventory", "in_flight"), 1); /* the shop still naps */
 
     fd = send_and_leave_open("/i/echo");
-    ck_assert(POLL(gw("services.inventory.in_flight") == 1, 5000));
+    ck_assert(POLL(gw("services.inventory.in_flight") == 1 &&
+                       shop_stat("inventory", "in_flight") == 2,
+                   5000));
     close(fd);
-    ck_assert(POLL(gw("clients_gone") == 2 && gw("services.inventory.in_flight") == 0, 3000));
+    ck_assert(
+        POLL(gw("clients_gone") == 2 && gw("services.inventory.in_flight") == 0, 3000));
     ck_assert_int_eq(gw("services.inventory.calls.cancelled"), 2);
 
     /* and the gateway carries on */
@@ -814,6 +863,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bulkhead_refuses_past_max_in_flight);
     tcase_add_test(tc, breaker_opens_probes_backs_off_and_closes);
     tcase_add_test(tc, breaker_in_an_aggregation);
+    tcase_add_test(tc, breaker_state_survives_a_reload);
     tcase_add_test(tc, retries_stop_at_the_budget_and_never_retry_a_post);
     tcase_add_test(tc, active_health_check_marks_down_and_up);
     tcase_add_test(tc, passive_health_marks_down_at_once);

@@ -8,9 +8,8 @@
 #include "../../core/src/internal.h"
 #include "../../core/src/resilience.h"
 
-static const struct res_breaker_conf conf = {.failures = 3,
-                                             .open_for_ms = 1000,
-                                             .half_open_probes = 1};
+static const struct res_breaker_conf conf = {
+    .failures = 3, .open_for_ms = 1000, .half_open_probes = 1};
 
 /* Admits at @now and records @failed: one whole call. Returns the verdict. */
 static int call(struct res_breaker *b, const struct res_breaker_conf *c, uint64_t now,
@@ -192,7 +191,8 @@ START_TEST(budget_floor_and_twenty_percent)
         res_budget_note_call(&b, 5000 + (uint64_t)k * 100);
         taken += res_budget_take_retry(&b, 5000 + (uint64_t)k * 100);
     }
-    ck_assert_int_eq(taken, 4); /* 3 (the floor), then the 16th call's (4 < 20% of 16+) */
+    ck_assert_int_eq(taken,
+                     4); /* 3 (the floor), then the 16th call's (4 < 20% of 16+) */
     uint32_t calls, retries;
     res_budget_counts(&b, 7000, &calls, &retries);
     ck_assert_uint_eq(calls, 20);
@@ -273,7 +273,8 @@ START_TEST(backoff_is_jittered_and_bounded)
     int      lo1 = 1000, hi1 = 0;
     for (int i = 0; i < 10000; i++) {
         r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-        uint32_t d1 = res_backoff_ms(1, r), d2 = res_backoff_ms(2, r), d9 = res_backoff_ms(9, r);
+        uint32_t d1 = res_backoff_ms(1, r), d2 = res_backoff_ms(2, r),
+                 d9 = res_backoff_ms(9, r);
         ck_assert_uint_ge(d1, 10);
         ck_assert_uint_le(d1, 50);
         ck_assert_uint_ge(d2, 20);
