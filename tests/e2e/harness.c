@@ -436,9 +436,14 @@ int h_raw(int port, const char *req, size_t len, char *out, size_t cap, int clos
             break;
         got += (size_t)r;
         out[got] = '\0';
-        /* one complete answer without a body is enough */
-        if (strstr(out, "\r\n\r\n") && strstr(out, "Content-Length: 0"))
-            break;
+        /* one complete answer is enough: the head and Content-Length bytes */
+        const char *end = strstr(out, "\r\n\r\n");
+        if (end) {
+            const char *cl = strcasestr(out, "\r\nContent-Length:");
+            size_t      want = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+            if (got >= (size_t)(end + 4 - out) + want)
+                break;
+        }
     }
     close(fd);
     return (int)got;
