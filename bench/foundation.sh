@@ -25,15 +25,15 @@ workers: $WORKERS
 access_log: false
 limits: { max_connections: 10000 }
 services:
-  users: { url: "http://127.0.0.1:$U", timeout: 2s }
-  orders: { url: "http://127.0.0.1:$O", timeout: 2s }
-  inventory: { url: "http://127.0.0.1:$I", timeout: 2s }
+  users: { url: "http://127.0.0.1:$U", timeout: 2s, max_in_flight: 4096 }
+  orders: { url: "http://127.0.0.1:$O", timeout: 2s, max_in_flight: 4096 }
+  inventory: { url: "http://127.0.0.1:$I", timeout: 2s, max_in_flight: 4096 }
 auth:
   jwt:
     jwks_file: $RUN/jwks.json
     algorithms: [HS256]
 routes:
-  - path: /v1/order-screen/{id}
+  - path: "/v1/order-screen/{id}"
     handler: order_screen
     auth: required
     timeout: 3s
