@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <check.h>
 #include <curl/curl.h>
 
 #include "harness.h"
@@ -273,8 +274,17 @@ int h_shop_start(struct h_shop *s, const char *dir, const char *signing_key_file
     snprintf(i, sizeof(i), "%d", s->inventory);
     snprintf(c, sizeof(c), "%d", s->control);
     char *argv[16] = {(char *)h_bin("demo/shop-services"),
-                      "--users-port", u, "--orders-port", o, "--inventory-port", i,
-                      "--control-port", c, NULL, NULL, NULL};
+                      "--users-port",
+                      u,
+                      "--orders-port",
+                      o,
+                      "--inventory-port",
+                      i,
+                      "--control-port",
+                      c,
+                      NULL,
+                      NULL,
+                      NULL};
     if (signing_key_file) {
         argv[9] = "--signing-key";
         argv[10] = (char *)signing_key_file;
@@ -299,7 +309,7 @@ int h_fault(struct h_shop *s, const char *service, const char *query)
     struct h_resp r;
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/fault/%s%s%s", s->control, service,
              query && *query ? "?" : "", query ? query : "");
-    int rc = h_http("POST", url, NULL, "", &r);
+    int  rc = h_http("POST", url, NULL, "", &r);
     long st = r.status;
     h_resp_free(&r);
     return rc == 0 && st == 200 ? 0 : -1;
@@ -332,8 +342,8 @@ int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *y
     snprintf(text, sizeof(text), yaml, b->port, b->admin, shop ? shop->users : 1,
              shop ? shop->orders : 1, shop ? shop->inventory : 1);
 #pragma GCC diagnostic pop
-    snprintf(name, sizeof(name), "%s-%d.yaml", strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin,
-             b->port);
+    snprintf(name, sizeof(name), "%s-%d.yaml",
+             strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin, b->port);
     /* "@DIR@" in the template stands for the test's folder */
     char   final[20000];
     size_t o = 0;
@@ -351,8 +361,8 @@ int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *y
         return -1;
     snprintf(b->config, sizeof(b->config), "%s", p);
     char *argv[] = {(char *)h_bin(bin), "--config", b->config, NULL};
-    snprintf(name, sizeof(name), "%s-%d", strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin,
-             b->port);
+    snprintf(name, sizeof(name), "%s-%d",
+             strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin, b->port);
     if (h_spawn(&b->proc, name, argv, dir) != 0)
         return -1;
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", b->admin);
@@ -371,7 +381,8 @@ int h_keys_make(struct h_keys *k, const char *dir)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-char *h_token(const struct h_keys *k, const char *sub, const char *roles, const char *extra)
+char *h_token(const struct h_keys *k, const char *sub, const char *roles,
+              const char *extra)
 {
     char cmd[2048];
     snprintf(cmd, sizeof(cmd), "'%s' --key '%s' --kid e2e --sub '%s' --roles '%s' %s",
@@ -394,9 +405,10 @@ int h_schema_valid(const char *schema, const char *json)
         return -1;
     }
     close(fd);
-    snprintf(cmd, sizeof(cmd),
-             "/usr/bin/python3 '%s/tests/schema/validate.py' '%s/shared-schemas/%s' '%s'",
-             src ? src : ".", src ? src : ".", schema, path);
+    snprintf(
+        cmd, sizeof(cmd),
+        "/usr/bin/python3 '%s/tests/schema/validate.py' '%s/shared-schemas/%s' '%s'",
+        src ? src : ".", src ? src : ".", schema, path);
     int rc = system(cmd);
     unlink(path);
     return rc == 0 ? 0 : -1;
@@ -447,4 +459,52 @@ int h_raw(int port, const char *req, size_t len, char *out, size_t cap, int clos
     }
     close(fd);
     return (int)got;
+}
+
+int h_run_suite(Suite *s)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}
+
+void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static size_t sink(char *d, size_t s, size_t n, void *u)
+{
+    (void)d, (void)u;
+    return s * n;
+}
+
+void *h_traffic_main(void *arg)
+{
+    struct h_traffic *t = arg;
+    CURL             *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    while (!atomic_load(&t->stop)) {
+        long     st = 0;
+        CURLcode rc = curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st);
+        if (rc == CURLE_OK && st == 200) {
+            atomic_fetch_add(&t->ok, 1);
+        } else if (atomic_fetch_add(&t->failed, 1) == 0) {
+            pthread_mutex_lock(&t->lock);
+            snprintf(t->first_failure, sizeof(t->first_failure),
+                     "curl %d (%s), status %ld", rc, curl_easy_strerror(rc), st);
+            pthread_mutex_unlock(&t->lock);
+        }
+    }
+    curl_easy_cleanup(e);
+    return NULL;
 }

@@ -3,6 +3,8 @@
 #define BFF_E2E_HARNESS_H
 
 #include <stddef.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 struct h_proc {
@@ -85,5 +87,25 @@ int h_raw(int port, const char *req, size_t len, char *out, size_t cap, int clos
 /* Validates @json against shared-schemas/@schema with python3-jsonschema.
  * Returns 0 when valid (errors go to stderr). */
 int h_schema_valid(const char *schema, const char *json);
+
+/* Sleeps @ms milliseconds (pacing a load loop, never as synchronization). */
+void sleep_ms(long ms);
+
+/* Closed-loop GET traffic on one URL from a thread: start any number of
+ * threads on h_traffic_main with the same struct; set stop and join them.
+ * ok counts 200s; failed counts the rest, the first one described. */
+struct h_traffic {
+    const char     *url;
+    _Atomic int     stop;
+    _Atomic long    ok, failed;
+    char            first_failure[256];
+    pthread_mutex_t lock;
+};
+void *h_traffic_main(void *arg);
+
+/* Runs @s with Check (CK_NORMAL output) and returns the exit status for
+ * main(): 0 when every test passed. */
+struct Suite;
+int h_run_suite(struct Suite *s);
 
 #endif

@@ -25,12 +25,6 @@ static char          ec_key[512], hs_key[512], sign_key[512];
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char *url(const char *path)
 {
     static char u[8][512];
@@ -923,9 +917,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return h_run_suite(suite());
 }

@@ -73,12 +73,6 @@ static const char *haproxy_cfg =
     "    server a 127.0.0.1:%2$d check port %3$d\n"
     "    server b 127.0.0.1:%4$d check port %5$d\n";
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char *url(int port, const char *path)
 {
     static char u[8][512];
@@ -366,53 +360,15 @@ END_TEST
 /* ---- an instance dies under traffic
  * -------------------------------------------------- */
 
-struct traffic {
-    const char     *url;
-    _Atomic int     stop;
-    _Atomic long    ok, failed;
-    char            first_failure[256];
-    pthread_mutex_t lock;
-};
-
-static size_t sink(char *d, size_t s, size_t n, void *u)
-{
-    (void)d, (void)u;
-    return s * n;
-}
-
-static void *traffic_main(void *arg)
-{
-    struct traffic *t = arg;
-    CURL           *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    while (!atomic_load(&t->stop)) {
-        long     st = 0;
-        CURLcode rc = curl_easy_perform(e);
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st);
-        if (rc == CURLE_OK && st == 200) {
-            atomic_fetch_add(&t->ok, 1);
-        } else if (atomic_fetch_add(&t->failed, 1) == 0) {
-            pthread_mutex_lock(&t->lock);
-            snprintf(t->first_failure, sizeof(t->first_failure),
-                     "curl %d (%s), status %ld", rc, curl_easy_strerror(rc), st);
-            pthread_mutex_unlock(&t->lock);
-        }
-    }
-    curl_easy_cleanup(e);
-    return NULL;
-}
 
 START_TEST(killing_an_instance_costs_at_most_its_in_flight_requests)
 {
     enum { THREADS = 4 };
-    struct traffic t = {.url = url(fe_port, "/inventory/SKU-1")};
+    struct h_traffic t = {.url = url(fe_port, "/inventory/SKU-1")};
     pthread_t      th[THREADS];
     pthread_mutex_init(&t.lock, NULL);
     for (int i = 0; i < THREADS; i++)
-        ck_assert_int_eq(pthread_create(&th[i], NULL, traffic_main, &t), 0);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, h_traffic_main, &t), 0);
     for (int i = 0; i < 2000 && atomic_load(&t.ok) < 500; i++)
         sleep_ms(5);
     ck_assert_int_ge(atomic_load(&t.ok), 500);
@@ -451,11 +407,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed ? 1 : 0;
+    return h_run_suite(suite());
 }
