@@ -14,35 +14,8 @@ inst=("8081 9081" "8083 9083")
 redis_port=6390
 stats=8404              # haproxy's stats page
 
-token_tool="$build/demo/bff-token"
-if [ ! -f secrets/jwt-key.pem ]; then
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out secrets/jwt-key.pem 2>/dev/null
-  chmod 600 secrets/jwt-key.pem
-fi
-"$token_tool" --jwks --key secrets/jwt-key.pem --kid demo > secrets/jwks.json
-if [ ! -f secrets/internal.key ]; then
-  openssl rand -hex 32 > secrets/internal.key
-  chmod 600 secrets/internal.key
-fi
-
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  echo; echo "stopping the fleet..."
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  exit 0
-}
-trap stop INT TERM EXIT
-
-wait_for() { # url, what
-  for _ in $(seq 1 250); do
-    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-    sleep 0.02
-  done
-  echo "demo-fleet: $2 did not become ready ($1); see run/fleet/*.log" >&2
-  exit 1
-}
+what=fleet
+source scripts/demo-lib.sh
 
 for port in $fe 8081 8083 9081 9083 $redis_port $stats 9100 9101 9102 9103; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
