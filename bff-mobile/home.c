@@ -18,18 +18,14 @@
 
 #define HOME_ORDERS 3
 
-static int is(json_object *o, const char *key, json_type t)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
-}
-
 /* One order as the home screen draws it, or NULL when @o lacks a field. */
 static json_object *summary(json_object *o)
 {
-    if (!is(o, "id", json_type_string) || !is(o, "status", json_type_string) ||
-        !is(o, "total_cents", json_type_int) || !is(o, "currency", json_type_string) ||
-        !is(o, "created_at", json_type_string))
+    if (!bff_json_has(o, "id", json_type_string) ||
+        !bff_json_has(o, "status", json_type_string) ||
+        !bff_json_has(o, "total_cents", json_type_int) ||
+        !bff_json_has(o, "currency", json_type_string) ||
+        !bff_json_has(o, "created_at", json_type_string))
         return NULL;
     json_object             *s = json_object_new_object();
     static const char *const keys[] = {"id", "status", "total_cents", "currency",

@@ -22,18 +22,14 @@
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX 100
 
-static int is(json_object *o, const char *key, json_type t)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
-}
-
 static int order_ok(json_object *o)
 {
-    return is(o, "id", json_type_string) && is(o, "status", json_type_string) &&
-           is(o, "created_at", json_type_string) &&
-           is(o, "total_cents", json_type_int) && is(o, "currency", json_type_string) &&
-           is(o, "items", json_type_array);
+    return bff_json_has(o, "id", json_type_string) &&
+           bff_json_has(o, "status", json_type_string) &&
+           bff_json_has(o, "created_at", json_type_string) &&
+           bff_json_has(o, "total_cents", json_type_int) &&
+           bff_json_has(o, "currency", json_type_string) &&
+           bff_json_has(o, "items", json_type_array);
 }
 
 static void answer(struct bff_agg *a)
@@ -65,8 +61,8 @@ static void answer(struct bff_agg *a)
 
     json_object *body = json_object_new_object();
     json_object *partial = bff_agg_partial(a);
-    if (user &&
-        !(is(user, "id", json_type_string) && is(user, "name", json_type_string))) {
+    if (user && !(bff_json_has(user, "id", json_type_string) &&
+                  bff_json_has(user, "name", json_type_string))) {
         user = NULL; /* answered, but not a user record: as good as missing */
         json_object_array_add(partial, json_object_new_string("users"));
     }

@@ -15,23 +15,6 @@
 #include "bff/endpoint.h"
 #include "endpoints.h"
 
-static int is(json_object *o, const char *key, json_type t)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
-}
-
-/* Adds @part to @partial unless it is there already. */
-static void mark_missing(json_object *partial, const char *part)
-{
-    size_t n = json_object_array_length(partial);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(json_object_get_string(json_object_array_get_idx(partial, i)),
-                   part) == 0)
-            return;
-    json_object_array_add(partial, json_object_new_string(part));
-}
-
 /* @inv's record for @sku as the page shows it; NULL when there is none.
  * @inv is a batch whose items is an array (checked by the caller). */
 static json_object *inventory_of(json_object *inv, const char *sku)
@@ -43,8 +26,8 @@ static json_object *inventory_of(json_object *inv, const char *sku)
     for (size_t i = 0; i < n; i++) {
         json_object *rec = json_object_array_get_idx(items, i);
         const char  *s = bff_json_str(rec, "sku");
-        if (s && strcmp(s, sku) == 0 && is(rec, "quantity", json_type_int) &&
-            is(rec, "in_stock", json_type_boolean)) {
+        if (s && strcmp(s, sku) == 0 && bff_json_has(rec, "quantity", json_type_int) &&
+            bff_json_has(rec, "in_stock", json_type_boolean)) {
             json_object *out = json_object_new_object();
             json_object_object_add(out, "quantity", bff_json_ref(rec, "quantity"));
             json_object_object_add(out, "warehouse", bff_json_ref(rec, "warehouse"));
@@ -64,15 +47,15 @@ static void answer(struct bff_agg *a)
     json_object *partial = bff_agg_partial(a);
     json_object *body = json_object_new_object();
 
-    if (user &&
-        !(is(user, "id", json_type_string) && is(user, "name", json_type_string))) {
+    if (user && !(bff_json_has(user, "id", json_type_string) &&
+                  bff_json_has(user, "name", json_type_string))) {
         user = NULL; /* answered, but not a user record: as good as missing */
-        mark_missing(partial, "users");
+        bff_json_partial_add(partial, "users");
     }
     if (inv && (!json_object_object_get_ex(inv, "items", &inv_items) ||
                 !json_object_is_type(inv_items, json_type_array))) {
         inv = NULL; /* answered, but not a batch */
-        mark_missing(partial, "inventory");
+        bff_json_partial_add(partial, "inventory");
     }
     json_object_object_add(body, "order", json_object_get(order));
     json_object_object_add(body, "customer", json_object_get(user));
@@ -102,10 +85,10 @@ static void fan_out(struct bff_agg *a)
     json_object *items;
     const char  *user_id = bff_json_str(order, "user_id");
 
-    if (!user_id || !is(order, "id", json_type_string) ||
-        !is(order, "status", json_type_string) ||
-        !is(order, "total_cents", json_type_int) ||
-        !is(order, "currency", json_type_string) ||
+    if (!user_id || !bff_json_has(order, "id", json_type_string) ||
+        !bff_json_has(order, "status", json_type_string) ||
+        !bff_json_has(order, "total_cents", json_type_int) ||
+        !bff_json_has(order, "currency", json_type_string) ||
         !json_object_object_get_ex(order, "items", &items) ||
         !json_object_is_type(items, json_type_array)) {
         bff_agg_fail(
@@ -117,19 +100,18 @@ static void fan_out(struct bff_agg *a)
     bff_agg_call(a, "users", "users", BFF_OPTIONAL, 0, "/users/%s",
                  bff_agg_escape(a, user_id));
     size_t n = json_object_array_length(items);
-    char  *skus = bff_agg_printf(a, "%s", "");
-    for (size_t i = 0; skus && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         json_object *it = json_object_array_get_idx(items, i);
-        const char  *sku = bff_json_str(it, "sku");
-        if (!sku || !is(it, "name", json_type_string) ||
-            !is(it, "qty", json_type_int) || !is(it, "price_cents", json_type_int)) {
+        if (!bff_json_str(it, "sku") || !bff_json_has(it, "name", json_type_string) ||
+            !bff_json_has(it, "qty", json_type_int) ||
+            !bff_json_has(it, "price_cents", json_type_int)) {
             bff_agg_fail(
                 a, 502,
                 "orders answered an item without sku, name, qty or price_cents");
             return;
         }
-        skus = bff_agg_printf(a, "%s%s%s", skus, i ? "," : "", bff_agg_escape(a, sku));
     }
+    const char *skus = bff_agg_join(a, items, "sku", ',');
     if (n > 0 && skus)
         bff_agg_call(a, "inventory", "inventory", BFF_OPTIONAL, 0, "/inventory?skus=%s",
                      skus);

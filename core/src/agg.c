@@ -26,10 +26,10 @@ struct agg_call {
     uint32_t           timeout_ms;
     const char        *path;
     enum call_state    state;
-    int                status;    /* HTTP status from the service, 0 if none */
+    int                status;      /* HTTP status from the service, 0 if none */
     int                fail_status; /* what a required failure answers */
     const char        *fail_detail;
-    const char        *desc;      /* Server-Timing desc on failure */
+    const char        *desc; /* Server-Timing desc on failure */
     double             ms;
     json_object       *json;
     struct up_call     up;
@@ -44,7 +44,7 @@ struct bff_agg {
     unsigned            pending;
     bff_stage_fn        next;
     uint64_t            deadline_ms;
-    int                 in_stage;    /* inside a stage function */
+    int                 in_stage;      /* inside a stage function */
     uint32_t            retry_after_s; /* a required part was refused (503) */
 };
 
@@ -133,7 +133,8 @@ const char *bff_agg_escape(struct bff_agg *a, const char *s)
 }
 
 int bff_agg_call(struct bff_agg *a, const char *part, const char *service,
-                 enum bff_part_kind kind, uint32_t timeout_ms, const char *path_fmt, ...)
+                 enum bff_part_kind kind, uint32_t timeout_ms, const char *path_fmt,
+                 ...)
 {
     struct bff_request *r = a->req;
     int                 svc = bff_config_service(r->snap->cfg, service);
@@ -191,13 +192,15 @@ json_object *bff_agg_timings(struct bff_agg *a)
         if (c->state == CALL_PENDING)
             continue;
         json_object *t = json_object_new_object();
-        char   ms[32];
-        double v = (double)(long)(c->ms * 10 + 0.5) / 10.0;
-        snprintf(ms, sizeof(ms), "%.1f", v); /* printed as 12.3, not 12.300000000000001 */
+        char         ms[32];
+        double       v = (double)(long)(c->ms * 10 + 0.5) / 10.0;
+        snprintf(ms, sizeof(ms), "%.1f",
+                 v); /* printed as 12.3, not 12.300000000000001 */
         json_object_object_add(t, "ms", json_object_new_double_s(v, ms));
         json_object_object_add(t, "status", json_object_new_int(c->status));
         if (c->state == CALL_FAILED)
-            json_object_object_add(t, "error", json_object_new_string(c->desc ? c->desc : "failed"));
+            json_object_object_add(
+                t, "error", json_object_new_string(c->desc ? c->desc : "failed"));
         json_object_object_add(o, c->part, t);
     }
     return o;
@@ -220,6 +223,47 @@ json_object *bff_json_ref(json_object *o, const char *key)
     return json_object_get(v);
 }
 
+int bff_json_has(json_object *o, const char *key, json_type t)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t);
+}
+
+void bff_json_partial_add(json_object *partial, const char *part)
+{
+    size_t n = json_object_array_length(partial);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(partial, i)),
+                   part) == 0)
+            return;
+    json_object_array_add(partial, json_object_new_string(part));
+}
+
+const char *bff_agg_join(struct bff_agg *a, json_object *arr, const char *key, char sep)
+{
+    struct bff_arena *ar = &a->req->arena;
+    size_t            n = json_object_array_length(arr), len = 0, cap = 0;
+    char             *out;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *v = bff_json_str(json_object_array_get_idx(arr, i), key);
+        if (!v)
+            return NULL;
+        cap += strlen(v) * 3 + 1;
+    }
+    out = bff_arena_alloc(ar, cap + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out[len++] = sep;
+        bff_pct_encode(bff_json_str(json_object_array_get_idx(arr, i), key), out + len);
+        len += strlen(out + len);
+    }
+    out[len] = '\0';
+    return out;
+}
+
 static void server_timing(struct bff_agg *a)
 {
     for (unsigned i = 0; i < a->ncalls; i++) {
@@ -235,7 +279,7 @@ void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
     struct bff_request *r = a->req;
     size_t              len = 0;
     const char         *s = json_object_to_json_string_length(
-        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+                body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     char *copy = s ? bff_arena_strndup(&r->arena, s, len) : NULL;
     json_object_put(body);
     server_timing(a);
@@ -245,11 +289,18 @@ void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
     }
     struct bff_hdr       h = {"Server-Timing", r->timings ? r->timings : ""};
     unsigned             flags = encode_flags(r);
-    struct encode_answer ans = {
-        .status = status, .type = "application/json", .body = copy, .len = len,
-        .flags = flags, .compressible = 1, .hdrs = &h, .nhdrs = 1,
-        .cache_control = (flags & BFF_ENCODE_ETAG) && status == 200 ? "private, no-cache"
-                                                                     : "no-store"};
+    struct encode_answer ans = {.status = status,
+                                .type = "application/json",
+                                .body = copy,
+                                .len = len,
+                                .flags = flags,
+                                .compressible = 1,
+                                .hdrs = &h,
+                                .nhdrs = 1,
+                                .cache_control =
+                                    (flags & BFF_ENCODE_ETAG) && status == 200
+                                        ? "private, no-cache"
+                                        : "no-store"};
     encode_respond(r, &ans); /* gzip, ETag and 304 as this BFF asks */
 }
 
@@ -309,23 +360,27 @@ static void on_call_done(struct up_call *u)
     case UP_OK:
         if (u->status >= 200 && u->status < 300) {
             struct json_tokener *tok = json_tokener_new();
-            json_object         *j = tok ? json_tokener_parse_ex(tok, u->resp_body ? u->resp_body : "", (int)u->resp_len) : NULL;
+            json_object         *j =
+                tok ? json_tokener_parse_ex(tok, u->resp_body ? u->resp_body : "",
+                                                    (int)u->resp_len)
+                            : NULL;
             if (j && json_tokener_get_error(tok) == json_tokener_success &&
                 tok->char_offset == (int)u->resp_len) {
                 c->json = j;
                 c->state = CALL_OK;
             } else {
                 json_object_put(j);
-                call_failed(c, 502,
-                            bff_arena_printf(&r->arena, "%s answered with malformed JSON", svc),
-                            "bad answer");
+                call_failed(
+                    c, 502,
+                    bff_arena_printf(&r->arena, "%s answered with malformed JSON", svc),
+                    "bad answer");
             }
             if (tok)
                 json_tokener_free(tok);
         } else if (u->status >= 400 && u->status < 500) {
             call_failed(c, u->status,
-                        bff_arena_printf(&r->arena, "%s answered %d for %s", svc, u->status,
-                                         c->part),
+                        bff_arena_printf(&r->arena, "%s answered %d for %s", svc,
+                                         u->status, c->part),
                         bff_arena_printf(&r->arena, "status %d", u->status));
         } else {
             call_failed(c, 502,
@@ -333,22 +388,12 @@ static void on_call_done(struct up_call *u)
                         bff_arena_printf(&r->arena, "status %d", u->status));
         }
         break;
-    case UP_TIMEOUT:
-        call_failed(c, 504, bff_arena_printf(&r->arena, "%s did not answer in time", svc),
-                    "timeout");
+    default: {
+        const char *desc, *what;
+        int         st = up_failure(u->result, &desc, &what);
+        call_failed(c, st, bff_arena_printf(&r->arena, "%s %s", svc, what), desc);
         break;
-    case UP_CONNECT:
-        call_failed(c, 502, bff_arena_printf(&r->arena, "%s refused the connection", svc),
-                    "refused");
-        break;
-    case UP_TOO_LARGE:
-        call_failed(c, 502, bff_arena_printf(&r->arena, "%s answered more than max_body", svc),
-                    "too large");
-        break;
-    case UP_BROKEN:
-        call_failed(c, 502,
-                    bff_arena_printf(&r->arena, "%s broke off its answer", svc), "broken");
-        break;
+    }
     }
     up_call_cleanup(u);
     a->pending--;
@@ -375,8 +420,8 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
     struct bff_request            *r = a->req;
     const struct bff_service_conf *svc = &r->snap->cfg->services[c->svc];
     uint64_t                       now = bff_now_ms();
-    uint32_t                       tmo = c->timeout_ms ? c->timeout_ms : svc->timeout_ms;
-    const char                   **hdrs = bff_arena_alloc(&r->arena, 10 * sizeof(char *));
+    uint32_t     tmo = c->timeout_ms ? c->timeout_ms : svc->timeout_ms;
+    const char **hdrs = bff_arena_alloc(&r->arena, 10 * sizeof(char *));
 
     if (now >= a->deadline_ms) {
         call_failed(c, 504, "the route's deadline passed before this call", "timeout");
@@ -395,7 +440,8 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
     c->up.url = bff_arena_printf(&r->arena, "%s%s", svc->url, c->path);
     c->up.headers = hdrs;
     c->up.nheaders = n;
-    c->up.connect_timeout_ms = svc->connect_timeout_ms < tmo ? svc->connect_timeout_ms : tmo;
+    c->up.connect_timeout_ms =
+        svc->connect_timeout_ms < tmo ? svc->connect_timeout_ms : tmo;
     c->up.timeout_ms = tmo;
     c->up.max_body = r->snap->cfg->limits.max_body;
     c->up.done = on_call_done;

@@ -130,6 +130,17 @@ struct json_object *bff_agg_timings(struct bff_agg *a);
  * ready to be added to another object. */
 const char *bff_json_str(json_object *o, const char *key);
 json_object *bff_json_ref(json_object *o, const char *key);
+/* 1 when object @o has a member @key of json-c type @t (checking a
+ * service's answer before shaping it). */
+int bff_json_has(json_object *o, const char *key, json_type t);
+/* Appends @part to the JSON array @partial unless it is there already (a
+ * part that answered but could not be used). */
+void bff_json_partial_add(json_object *partial, const char *part);
+/* The string member @key of every object in array @arr, each percent-encoded
+ * for a query value and joined with @sep ("SKU-1,SKU-2"), in request memory;
+ * "" for an empty array; NULL when an element lacks a string @key (the
+ * service's answer is not what the endpoint needs) or out of memory. */
+const char *bff_agg_join(struct bff_agg *a, json_object *arr, const char *key, char sep);
 
 /* Answers with @body (takes ownership, also on failure; serialized compactly,
  * keys in the order added, '/' unescaped) and ends the request. The core
