@@ -37,7 +37,7 @@ struct m_route {
     _Atomic uint64_t req[2][5];
     _Atomic uint64_t bucket[NB + 1];
     _Atomic uint64_t sum_us;
-    _Atomic uint64_t rl[2]; /* allowed, refused */
+    _Atomic uint64_t rl[3]; /* allowed, refused, store errors */
 };
 
 struct m_svc {
@@ -278,6 +278,16 @@ void metrics_ratelimit(struct bff_request *r, int allowed)
     BUMP(c->rl[allowed ? 0 : 1], 1);
 }
 
+void metrics_ratelimit_store_error(struct bff_request *r)
+{
+    struct bff_metrics_worker *m = r->w->metrics;
+    if (!m || r->route_idx < 0 || !r->snap->route_mslot)
+        return;
+    uint32_t        slot = r->snap->route_mslot[r->route_idx];
+    struct m_route *c = &m->routes[slot / CHUNK][slot % CHUNK];
+    BUMP(c->rl[2], 1);
+}
+
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why)
 {
     struct bff_metrics_worker *m = w->metrics;
@@ -319,7 +329,7 @@ struct sum_route {
     uint64_t req[2][5];
     uint64_t bucket[NB + 1];
     uint64_t sum_us;
-    uint64_t rl[2];
+    uint64_t rl[3];
 };
 
 struct sum_svc {
@@ -341,6 +351,7 @@ static void sum_route(uint32_t slot, struct sum_route *out)
         out->sum_us += READ(c->sum_us);
         out->rl[0] += READ(c->rl[0]);
         out->rl[1] += READ(c->rl[1]);
+        out->rl[2] += READ(c->rl[2]);
     }
 }
 
@@ -407,15 +418,16 @@ static void render_routes(FILE *f, const struct bff_snapshot *s, struct sum_rout
             histogram(f, "bff_request_duration_seconds", "route", reg.route[k],
                       sums[k].bucket, sums[k].sum_us);
     head(f, "bff_ratelimit_total", "counter",
-         "Rate-limit decisions by route pattern and result.");
+         "Rate-limit decisions by route pattern and result (store_error: the "
+         "store gave no verdict; on_store_error decided).");
+    static const char *const rl_result[3] = {"allowed", "refused", "store_error"};
     for (uint32_t k = 0; k < reg.nroutes; k++) {
-        if (!rlconf[k] && !sums[k].rl[0] && !sums[k].rl[1])
+        if (!rlconf[k] && !sums[k].rl[0] && !sums[k].rl[1] && !sums[k].rl[2])
             continue;
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             fputs("bff_ratelimit_total{route=\"", f);
             label(f, reg.route[k]);
-            fprintf(f, "\",result=\"%s\"} %" PRIu64 "\n", i ? "refused" : "allowed",
-                    sums[k].rl[i]);
+            fprintf(f, "\",result=\"%s\"} %" PRIu64 "\n", rl_result[i], sums[k].rl[i]);
         }
     }
     (void)s;

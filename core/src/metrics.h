@@ -79,6 +79,8 @@ void metrics_upstream_done(struct bff_worker *w, const struct bff_service_rt *rt
 enum metrics_outcome metrics_up_outcome(enum up_result result, int status);
 /* Counts a rate-limit decision on @r's route (for the rate-limit module). */
 void metrics_ratelimit(struct bff_request *r, int allowed);
+/* A rate-limit store that gave no verdict for @r (on_store_error decided). */
+void metrics_ratelimit_store_error(struct bff_request *r);
 /* Counts a token that bff_jwt_verify refused with @why. */
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why);
 /* Client connections of @w opened (+1) or closed (-1). */

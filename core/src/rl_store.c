@@ -61,7 +61,6 @@
 #define RL_MAX_OUT 4096  /* commands out per connection; beyond: store error */
 #define RL_POOL_MAX 1024 /* idle call records kept per worker */
 #define RL_LOG_MS 1000   /* at most one store-error line per worker per this */
-#define RL_MAX_SLOTS 64  /* counter stripes per route */
 
 /* GCRA on Redis's clock, in ns kept as "<unix s>:<ns>" so that Lua's doubles
  * stay exact (every debt is below 2^53 ns). Same arithmetic as gcra() in
@@ -123,11 +122,6 @@ struct rl_route {
     char count[12];
 };
 
-struct rl_count {
-    _Atomic uint64_t allowed, refused, errors;
-    char             pad[64 - 3 * sizeof(uint64_t)];
-};
-
 struct rl_snap {
     int              redis;
     char             url[320]; /* as configured (the config refuses credentials) */
@@ -138,8 +132,6 @@ struct rl_snap {
     int              deny;
     struct rl_route *routes;
     size_t           nroutes;
-    struct rl_count *counts; /* nroutes x nslots, 64-byte aligned */
-    unsigned         nslots;
 };
 
 enum { RL_NONE = 0, RL_WAITING, RL_VERDICT, RL_FAILED };
@@ -254,24 +246,18 @@ int rl_snapshot_init(struct bff_snapshot *s, FILE *err)
 {
     const struct bff_config *cfg = s->cfg;
     struct rl_snap          *rs = calloc(1, sizeof(*rs));
-    size_t                   n = cfg->nroutes ? cfg->nroutes : 1, bytes;
+    size_t                   n = cfg->nroutes ? cfg->nroutes : 1;
 
     if (!rs)
         goto oom;
     s->rl = rs;
     rs->nroutes = cfg->nroutes;
-    rs->nslots = cfg->workers ? cfg->workers : 1;
-    if (rs->nslots > RL_MAX_SLOTS)
-        rs->nslots = RL_MAX_SLOTS;
     rs->timeout_ms =
         cfg->rate_limit.store_timeout_ms ? cfg->rate_limit.store_timeout_ms : 50;
     rs->deny = cfg->rate_limit.on_store_error_deny;
     rs->routes = calloc(n, sizeof(*rs->routes));
-    bytes = n * rs->nslots * sizeof(struct rl_count);
-    rs->counts = aligned_alloc(64, bytes);
-    if (!rs->routes || !rs->counts)
+    if (!rs->routes)
         goto oom;
-    memset(rs->counts, 0, bytes);
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const struct bff_rate *rate = &cfg->routes[i].rate;
         struct rl_route       *rt = &rs->routes[i];
@@ -306,44 +292,8 @@ void rl_snapshot_cleanup(struct bff_snapshot *s)
     if (!s->rl)
         return;
     free(s->rl->routes);
-    free(s->rl->counts);
     free(s->rl);
     s->rl = NULL;
-}
-
-static struct rl_count *counter(struct bff_request *r)
-{
-    const struct rl_snap *rs = r->snap->rl;
-    return &rs->counts[(size_t)r->route_idx * rs->nslots + r->w->id % rs->nslots];
-}
-
-void rl_counts(struct bff_snapshot *s, size_t route, uint64_t *allowed,
-               uint64_t *refused)
-{
-    uint64_t a = 0, f = 0;
-
-    if (s && s->rl && route < s->rl->nroutes) {
-        for (unsigned i = 0; i < s->rl->nslots; i++) {
-            struct rl_count *c = &s->rl->counts[route * s->rl->nslots + i];
-            a += atomic_load_explicit(&c->allowed, memory_order_relaxed);
-            f += atomic_load_explicit(&c->refused, memory_order_relaxed);
-        }
-    }
-    if (allowed)
-        *allowed = a;
-    if (refused)
-        *refused = f;
-}
-
-uint64_t rl_store_errors(struct bff_snapshot *s, size_t route)
-{
-    uint64_t e = 0;
-
-    if (s && s->rl && route < s->rl->nroutes)
-        for (unsigned i = 0; i < s->rl->nslots; i++)
-            e += atomic_load_explicit(&s->rl->counts[route * s->rl->nslots + i].errors,
-                                      memory_order_relaxed);
-    return e;
 }
 
 /* ---- the verdict ---------------------------------------------------------------- */
@@ -413,13 +363,10 @@ static void settled(struct bff_request *r)
 
 static void decide(struct bff_request *r, const struct bff_rl_verdict *v)
 {
-    struct rl_req   *q = r->rl;
-    struct rl_count *c = counter(r);
+    struct rl_req *q = r->rl;
 
     q->v = *v;
     q->state = RL_VERDICT;
-    atomic_fetch_add_explicit(v->allowed ? &c->allowed : &c->refused, 1,
-                              memory_order_relaxed);
     metrics_ratelimit(r, v->allowed);
     settled(r);
 }
@@ -447,13 +394,10 @@ static void note_error(struct bff_request *r, const char *why)
 /* The store gave no verdict: on_store_error decides (at dispatch). */
 static void fail(struct bff_request *r, const char *why)
 {
-    struct rl_req   *q = r->rl;
-    struct rl_count *c = counter(r);
+    struct rl_req *q = r->rl;
 
     q->state = RL_FAILED;
-    atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
-    if (!r->snap->rl->deny)
-        atomic_fetch_add_explicit(&c->allowed, 1, memory_order_relaxed);
+    metrics_ratelimit_store_error(r);
     metrics_ratelimit(r, !r->snap->rl->deny);
     note_error(r, why);
     settled(r);

@@ -1,10 +1,10 @@
 /* core/src/rl_store.h — the per-request rate-limit step: the budget key, the
  * store (in-memory, or Redis driven from the worker's own epoll loop), the
- * verdict's headers and the per-route counters. Private to the core.
+ * verdict's headers. Private to the core. Decisions are counted per worker
+ * by metrics.c (bff_ratelimit_total{result=allowed|refused|store_error}).
  *
  * Threads: everything here runs on the worker thread that owns the request,
- * except rl_snapshot_init/cleanup (main thread, at load and last unref) and
- * rl_counts/rl_store_errors (any thread: relaxed atomic loads). */
+ * except rl_snapshot_init/cleanup (main thread, at load and last unref). */
 #ifndef BFF_RL_STORE_H
 #define BFF_RL_STORE_H
 
@@ -66,15 +66,6 @@ void rl_request_done(struct bff_request *r);
 /* RateLimit-Policy and, once the budget was consulted, RateLimit for a
  * response to @r on a limited route. Returns how many were written (0..2). */
 size_t rl_response_headers(struct bff_request *r, struct bff_hdr *out, size_t cap);
-
-/* Requests on route @route (an index into s->cfg->routes) the limiter let
- * through / refused with 429, summed over workers, since @s was loaded.
- * Requests let through by on_store_error: allow count as allowed. */
-void rl_counts(struct bff_snapshot *s, size_t route, uint64_t *allowed,
-               uint64_t *refused);
-/* Requests on @route whose verdict the store could not give (timeout,
- * Redis down, no connection), whatever on_store_error then decided. */
-uint64_t rl_store_errors(struct bff_snapshot *s, size_t route);
 
 /* The Lua GCRA step run by Redis (EVALSHA, or EVAL after NOSCRIPT). KEYS[1]
  * the budget, ARGV[1] the emission interval in ns, ARGV[2] the burst.

@@ -307,6 +307,21 @@ static char *url(const struct h_bff *b, const char *path)
 
 static struct res rs[300];
 
+/* The value of one series on @b's /metrics, or -1 when it is absent. */
+static double metric(const struct h_bff *b, const char *series)
+{
+    char          u[128];
+    struct h_resp r;
+    double        v = -1;
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/metrics", b->admin);
+    ck_assert_int_eq(h_http("GET", u, NULL, NULL, &r), 0);
+    const char *p = strstr(r.body, series);
+    if (p && p[strlen(series)] == ' ')
+        v = strtod(p + strlen(series) + 1, NULL);
+    h_resp_free(&r);
+    return v;
+}
+
 /* ---- in-memory store ---------------------------------------------------------- */
 
 START_TEST(burst_of_150_gives_100_passes_and_50_refusals)
@@ -328,6 +343,13 @@ START_TEST(burst_of_150_gives_100_passes_and_50_refusals)
     ck_assert_str_eq(h_header(&r, "RateLimit-Policy"), policy_100);
     ck_assert_str_eq(h_header(&r, "RateLimit"), "\"default\";r=0;t=1");
     h_resp_free(&r);
+    /* and the operator sees the same counts */
+    ck_assert_double_eq(
+        metric(&b, "bff_ratelimit_total{route=\"/inventory\",result=\"allowed\"}"), 100);
+    ck_assert_double_eq(
+        metric(&b, "bff_ratelimit_total{route=\"/inventory\",result=\"refused\"}"), 51);
+    ck_assert_double_eq(
+        metric(&b, "bff_ratelimit_total{route=\"/inventory\",result=\"store_error\"}"), 0);
     ck_assert_int_eq(h_stop(&b.proc), 0);
 }
 END_TEST
@@ -740,6 +762,9 @@ static void redis_goes_away_and_comes_back(int deny)
     wait_until(&h.store_errors, 40, "on_store_error answers");
     atomic_store(&h.stop, 1);
     pthread_join(th, NULL);
+    ck_assert_double_ge(
+        metric(&b, "bff_ratelimit_total{route=\"/inventory\",result=\"store_error\"}"),
+        (double)atomic_load(&h.store_errors));
     ck_assert_msg(!atomic_load(&h.bad), "unexpected answer: %s", h.why);
 
     /* still serving, by on_store_error */
@@ -912,11 +937,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed ? 1 : 0;
+    return h_run_suite(suite());
 }
