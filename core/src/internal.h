@@ -134,6 +134,11 @@ int up_call_retry(struct up_call *c);
 int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms,
                  const char *tls_ca, const char *tls_cert, const char *tls_key);
 
+/* What a call that got no usable HTTP answer means for the client: returns
+ * 504 (timeout) or 502 and sets a short Server-Timing @desc ("timeout") and
+ * a detail @what ("did not answer in time") to follow the service's name;
+ * returns 0 for UP_OK. One mapping for proxy routes and aggregation parts. */
+int up_failure(enum up_result res, const char **desc, const char **what);
 int up_worker_init(struct bff_worker *w);
 void up_worker_cleanup(struct bff_worker *w);
 /* Drives curl after epoll reported @fd (or fd -1: the timer fired). */

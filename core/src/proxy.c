@@ -83,27 +83,11 @@ static void on_proxy_done(struct up_call *c)
     const char         *svc = r->snap->cfg->services[r->route->service].name;
 
     r->proxy = NULL;
-    switch (c->result) {
-    case UP_OK:
-        break;
-    case UP_TIMEOUT:
-        req_add_timing(r, svc, c->ms, "timeout");
-        req_problem(r, 504, "the service did not answer in time", NULL, 0);
-        up_call_cleanup(c);
-        return;
-    case UP_CONNECT:
-        req_add_timing(r, svc, c->ms, "refused");
-        req_problem(r, 502, "the service refused the connection", NULL, 0);
-        up_call_cleanup(c);
-        return;
-    case UP_TOO_LARGE:
-        req_add_timing(r, svc, c->ms, "too large");
-        req_problem(r, 502, "the service's answer is larger than max_body", NULL, 0);
-        up_call_cleanup(c);
-        return;
-    case UP_BROKEN:
-        req_add_timing(r, svc, c->ms, "broken");
-        req_problem(r, 502, "the service's answer was broken off or malformed", NULL, 0);
+    const char *desc, *what;
+    int         fail = up_failure(c->result, &desc, &what);
+    if (fail) {
+        req_add_timing(r, svc, c->ms, desc);
+        req_problem(r, fail, bff_arena_printf(&r->arena, "%s %s", svc, what), NULL, 0);
         up_call_cleanup(c);
         return;
     }

@@ -2,8 +2,8 @@
  *
  * One CURLM per worker, driven by curl_multi_socket_action from the worker's
  * epoll loop (curl's sockets sit in the same epoll set as the worker's
- * libmicrohttpd daemon; curl's timer is a deadline the loop waits for). Connections to services
- * are kept alive in the multi handle's pool; easy handles are recycled per
+ * libmicrohttpd daemon; curl's timer is a deadline the loop waits for). Connections to
+ * services are kept alive in the multi handle's pool; easy handles are recycled per
  * worker. Only DNS and TLS sessions are shared between workers. */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +34,24 @@ static void share_unlock(CURL *h, curl_lock_data d, void *u)
 {
     (void)h, (void)u;
     pthread_mutex_unlock(&share_locks[d]);
+}
+
+int up_failure(enum up_result res, const char **desc, const char **what)
+{
+    static const struct {
+        int         status;
+        const char *desc, *what;
+    } f[] = {
+        [UP_TIMEOUT] = {504, "timeout", "did not answer in time"},
+        [UP_CONNECT] = {502, "refused", "refused the connection"},
+        [UP_TOO_LARGE] = {502, "too large", "answered more than max_body"},
+        [UP_BROKEN] = {502, "broken", "broke off its answer or sent a malformed one"},
+    };
+    if (res == UP_OK || (size_t)res >= sizeof(f) / sizeof(f[0]))
+        return 0;
+    *desc = f[res].desc;
+    *what = f[res].what;
+    return f[res].status;
 }
 
 int up_global_init(void)
@@ -114,7 +132,8 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
     (void)e, (void)sockp;
 
     if (what != CURL_POLL_REMOVE)
-        want = (what & CURL_POLL_IN ? FD_IN : 0u) | (what & CURL_POLL_OUT ? FD_OUT : 0u);
+        want =
+            (what & CURL_POLL_IN ? FD_IN : 0u) | (what & CURL_POLL_OUT ? FD_OUT : 0u);
     if (!st) { /* out of memory for the table: plain registration */
         if (want == 0)
             epoll_ctl(w->epfd, EPOLL_CTL_DEL, s, NULL);
@@ -293,7 +312,7 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     /* curl must add nothing of its own that the service could misread. */
     static const char *const quiet[] = {"Expect:", "Accept:", "Content-Type:"};
     for (size_t i = 0; i < 3; i++) {
-        int have = 0;
+        int    have = 0;
         size_t ql = strlen(quiet[i]);
         for (size_t j = 0; j < c->nheaders; j++)
             if (strncasecmp(c->headers[j], quiet[i], ql) == 0)
