@@ -28,7 +28,7 @@
 #define MAX_FILE (4u << 20) /* bytes; a larger config file is refused */
 #define MAX_MSGS 200        /* diagnostics handed out per load */
 #define MAX_WORKERS 64
-#define MAX_PARAMS 32 /* {name} segments per route path */
+#define MAX_PARAMS BFF_MAX_PARAMS /* {name} segments per route path */
 #define QLEN 96       /* a value quoted in a message, cut to fit */
 #define LISTLEN 512   /* "known: a, b, c" lists in messages */
 
@@ -1502,7 +1502,7 @@ static int pathcheck(const char *p, const char **why)
             }
         }
         if (np == MAX_PARAMS) {
-            *why = "has more than 32 parameters";
+            *why = "has more than 8 parameters";
             return -1;
         }
         names[np] = seg + 1;
