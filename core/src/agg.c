@@ -38,7 +38,7 @@ struct agg_call {
 
 struct bff_agg {
     struct bff_request *req;
-    struct agg_call     calls[BFF_AGG_MAX_CALLS];
+    struct agg_call    *calls[BFF_AGG_MAX_CALLS]; /* in the arena, as declared */
     unsigned            ncalls;
     unsigned            stage_first; /* first call of the running stage */
     unsigned            pending;
@@ -51,8 +51,8 @@ struct bff_agg {
 static struct agg_call *find(struct bff_agg *a, const char *part)
 {
     for (unsigned i = 0; i < a->ncalls; i++)
-        if (strcmp(a->calls[i].part, part) == 0)
-            return &a->calls[i];
+        if (strcmp(a->calls[i]->part, part) == 0)
+            return a->calls[i];
     return NULL;
 }
 
@@ -142,7 +142,9 @@ int bff_agg_call(struct bff_agg *a, const char *part, const char *service,
 
     if (svc < 0 || a->ncalls >= BFF_AGG_MAX_CALLS || find(a, part))
         return BFF_EINVAL;
-    struct agg_call *c = &a->calls[a->ncalls];
+    struct agg_call *c = bff_arena_alloc(&r->arena, sizeof(*c));
+    if (!c)
+        return BFF_ENOMEM;
     memset(c, 0, sizeof(*c));
     va_start(ap, path_fmt);
     c->path = bff_arena_vprintf(&r->arena, path_fmt, ap);
@@ -154,7 +156,7 @@ int bff_agg_call(struct bff_agg *a, const char *part, const char *service,
     c->kind = kind;
     c->timeout_ms = timeout_ms;
     c->agg = a;
-    a->ncalls++;
+    a->calls[a->ncalls++] = c;
     return 0;
 }
 
@@ -179,8 +181,8 @@ json_object *bff_agg_partial(struct bff_agg *a)
 {
     json_object *arr = json_object_new_array();
     for (unsigned i = 0; arr && i < a->ncalls; i++)
-        if (a->calls[i].kind == BFF_OPTIONAL && a->calls[i].state == CALL_FAILED)
-            json_object_array_add(arr, json_object_new_string(a->calls[i].part));
+        if (a->calls[i]->kind == BFF_OPTIONAL && a->calls[i]->state == CALL_FAILED)
+            json_object_array_add(arr, json_object_new_string(a->calls[i]->part));
     return arr;
 }
 
@@ -188,7 +190,7 @@ json_object *bff_agg_timings(struct bff_agg *a)
 {
     json_object *o = json_object_new_object();
     for (unsigned i = 0; o && i < a->ncalls; i++) {
-        const struct agg_call *c = &a->calls[i];
+        const struct agg_call *c = a->calls[i];
         if (c->state == CALL_PENDING)
             continue;
         json_object *t = json_object_new_object();
@@ -267,7 +269,7 @@ const char *bff_agg_join(struct bff_agg *a, json_object *arr, const char *key, c
 static void server_timing(struct bff_agg *a)
 {
     for (unsigned i = 0; i < a->ncalls; i++) {
-        const struct agg_call *c = &a->calls[i];
+        const struct agg_call *c = a->calls[i];
         if (c->state != CALL_PENDING)
             req_add_timing(a->req, c->part, c->ms,
                            c->state == CALL_FAILED ? c->desc : NULL);
@@ -332,7 +334,7 @@ static void call_failed(struct agg_call *c, int fail_status, const char *detail,
 static void stage_done(struct bff_agg *a)
 {
     for (unsigned i = a->stage_first; i < a->ncalls; i++) {
-        struct agg_call *c = &a->calls[i];
+        struct agg_call *c = a->calls[i];
         if (c->kind == BFF_REQUIRED && c->state == CALL_FAILED) {
             bff_agg_fail(a, c->fail_status, c->fail_detail);
             return;
@@ -347,6 +349,24 @@ static void stage_done(struct bff_agg *a)
     run_stage(a, next);
 }
 
+/* The worker's tokener, reset for a new document (one per worker: a
+ * tokener is a few KiB to allocate per part). NULL when out of memory. */
+static struct json_tokener *worker_tokener(struct bff_worker *w)
+{
+    if (!w->tok)
+        w->tok = json_tokener_new();
+    else
+        json_tokener_reset(w->tok);
+    return w->tok;
+}
+
+void agg_worker_cleanup(struct bff_worker *w)
+{
+    if (w->tok)
+        json_tokener_free(w->tok);
+    w->tok = NULL;
+}
+
 static void on_call_done(struct up_call *u)
 {
     struct agg_call    *c = u->ud;
@@ -359,7 +379,7 @@ static void on_call_done(struct up_call *u)
     switch (u->result) {
     case UP_OK:
         if (u->status >= 200 && u->status < 300) {
-            struct json_tokener *tok = json_tokener_new();
+            struct json_tokener *tok = worker_tokener(r->w);
             json_object         *j =
                 tok ? json_tokener_parse_ex(tok, u->resp_body ? u->resp_body : "",
                                                     (int)u->resp_len)
@@ -375,8 +395,6 @@ static void on_call_done(struct up_call *u)
                     bff_arena_printf(&r->arena, "%s answered with malformed JSON", svc),
                     "bad answer");
             }
-            if (tok)
-                json_tokener_free(tok);
         } else if (u->status >= 400 && u->status < 500) {
             call_failed(c, u->status,
                         bff_arena_printf(&r->arena, "%s answered %d for %s", svc,
@@ -400,7 +418,7 @@ static void on_call_done(struct up_call *u)
     if (c->state == CALL_FAILED && c->kind == BFF_REQUIRED) {
         /* fail fast: the answer is this part's error, whatever the rest does */
         for (unsigned i = a->stage_first; i < a->ncalls; i++) {
-            struct agg_call *o = &a->calls[i];
+            struct agg_call *o = a->calls[i];
             if (o->state != CALL_PENDING)
                 continue;
             up_call_cancel(&o->up);
@@ -492,19 +510,19 @@ static void run_stage(struct bff_agg *a, bff_stage_fn fn)
     }
     a->pending = 0;
     for (unsigned i = a->stage_first; i < a->ncalls; i++) {
-        if (start_call(a, &a->calls[i]) == 0) {
+        if (start_call(a, a->calls[i]) == 0) {
             a->pending++;
-        } else if (a->calls[i].kind == BFF_REQUIRED) {
+        } else if (a->calls[i]->kind == BFF_REQUIRED) {
             /* a required part failed before it started: answer its error now */
             for (unsigned k = a->stage_first; k < i; k++)
-                if (a->calls[k].state == CALL_PENDING) {
-                    up_call_cancel(&a->calls[k].up);
-                    a->calls[k].ms =
-                        (double)(bff_now_us() - a->calls[k].up.start_us) / 1000.0;
-                    call_failed(&a->calls[k], 0, NULL, "cancelled");
+                if (a->calls[k]->state == CALL_PENDING) {
+                    up_call_cancel(&a->calls[k]->up);
+                    a->calls[k]->ms =
+                        (double)(bff_now_us() - a->calls[k]->up.start_us) / 1000.0;
+                    call_failed(a->calls[k], 0, NULL, "cancelled");
                 }
             a->pending = 0;
-            bff_agg_fail(a, a->calls[i].fail_status, a->calls[i].fail_detail);
+            bff_agg_fail(a, a->calls[i]->fail_status, a->calls[i]->fail_detail);
             return;
         }
     }
@@ -537,10 +555,10 @@ void agg_cancel(struct bff_request *r)
     if (!a)
         return;
     for (unsigned i = 0; i < a->ncalls; i++) {
-        up_call_cancel(&a->calls[i].up);
-        if (a->calls[i].json) {
-            json_object_put(a->calls[i].json);
-            a->calls[i].json = NULL;
+        up_call_cancel(&a->calls[i]->up);
+        if (a->calls[i]->json) {
+            json_object_put(a->calls[i]->json);
+            a->calls[i]->json = NULL;
         }
     }
     a->pending = 0;

@@ -88,7 +88,8 @@ struct up_call {
     int                head;      /* HEAD request: no body expected */
     void             (*done)(struct up_call *c);
     void              *ud;
-    struct bff_arena  *arena;     /* answer headers are allocated here */
+    struct bff_arena  *arena;     /* required: the header list sent and the
+                                     answer headers are allocated here */
     const struct bff_service_rt *rt; /* the service called (resilience,
                                         metrics); NULL = none of services: */
     uint64_t           deadline_ms; /* bff_now_ms(): retries end before it;
@@ -108,7 +109,7 @@ struct up_call {
 
     /* private */
     void              *easy;
-    void              *headers_slist;
+    int                easy_dirty; /* per-call options beyond the usual set */
     struct bff_worker *w;
     size_t             resp_cap;
     size_t             hdr_cap;
@@ -197,6 +198,7 @@ struct bff_worker {
     struct bff_metrics_worker *metrics; /* written by this thread only */
     struct res_worker   *res;         /* retry timer (resilience.c) */
     struct rl_worker    *rl;          /* Redis connection + timer (rl_store.c) */
+    void                *tok;         /* json_tokener reused for every part (agg.c) */
 };
 
 void worker_wake(struct bff_worker *w);
@@ -304,6 +306,8 @@ void proxy_start(struct bff_request *r);
 void agg_start(struct bff_request *r);
 /* Cancels an aggregation's pending calls (client gone or shutting down). */
 void agg_cancel(struct bff_request *r);
+/* Frees what agg.c keeps per worker (its json_tokener). */
+void agg_worker_cleanup(struct bff_worker *w);
 /* Builds the upstream identity headers for @r into @out ("Name: value"
  * lines in request memory), for a call of @method on @path_query of the
  * service at @service_url (the signature covers the URL's own base path too,

@@ -267,34 +267,92 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static CURL *easy_get(struct bff_worker *w)
+/* What every transfer of a worker sets the same way: set once per easy
+ * handle, not on every call (curl_easy_reset and a dozen setopts per call,
+ * several of which strdup, were a tenth of a proxied request's CPU). */
+static void easy_base(struct bff_worker *w, CURL *e)
 {
-    if (w->neasy_pool > 0) {
-        CURL *e = w->easy_pool[--w->neasy_pool];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, share);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* services are reached directly: no proxy, and no proxy environment
+     * variables read on every transfer */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w);
 }
 
-static void easy_put(struct bff_worker *w, CURL *e)
+/* A handle with easy_base()'s options and nothing else set. */
+static CURL *easy_get(struct bff_worker *w)
 {
-    if (w->neasy_pool < EASY_POOL_MAX)
-        w->easy_pool[w->neasy_pool++] = e;
-    else
+    if (w->neasy_pool > 0)
+        return w->easy_pool[--w->neasy_pool];
+    CURL *e = curl_easy_init();
+    if (e)
+        easy_base(w, e);
+    return e;
+}
+
+/* Back to the pool. A handle that carried per-call options beyond the URL,
+ * headers, timeouts and user data (a method, a body, TLS files) is reset
+ * first, so no call inherits another's. */
+static void easy_put(struct bff_worker *w, CURL *e, int dirty)
+{
+    if (w->neasy_pool >= EASY_POOL_MAX) {
         curl_easy_cleanup(e);
+        return;
+    }
+    if (dirty) {
+        curl_easy_reset(e);
+        easy_base(w, e);
+    }
+    w->easy_pool[w->neasy_pool++] = e;
+}
+
+/* The request's header lines as a curl_slist whose nodes live in the
+ * call's arena (curl reads the list during the transfer and never frees or
+ * changes it): no malloc and strdup per line. @quiet lines stop curl from
+ * adding headers of its own. Returns NULL when out of memory. */
+static struct curl_slist *header_list(struct up_call *c)
+{
+    static const char *const quiet[] = {"Expect:", "Accept:", "Content-Type:"};
+    size_t                   n = 0, cap = c->nheaders + 3;
+    struct curl_slist       *l = bff_arena_alloc(c->arena, cap * sizeof(*l));
+
+    if (!l)
+        return NULL;
+    for (size_t i = 0; i < c->nheaders; i++)
+        l[n++].data = (char *)c->headers[i];
+    for (size_t i = 0; i < 3; i++) {
+        int    have = 0;
+        size_t ql = strlen(quiet[i]) - 1; /* the name, without ':' */
+        for (size_t j = 0; j < c->nheaders && !have; j++)
+            have = strncasecmp(c->headers[j], quiet[i], ql) == 0 &&
+                   c->headers[j][ql] == ':';
+        if (!have)
+            l[n++].data = (char *)quiet[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        l[i].next = i + 1 < n ? &l[i + 1] : NULL;
+    return l;
 }
 
 /* One attempt of @c on @w's multi handle (the first, or a retry). */
 static int attempt_start(struct bff_worker *w, struct up_call *c)
 {
-    struct curl_slist *hl = NULL;
+    struct curl_slist *hl;
     CURL              *e = easy_get(w);
 
     if (!e)
         return BFF_ENOMEM;
     c->w = w;
     c->easy = e;
+    c->easy_dirty = 0;
     c->result = UP_OK;
     c->status = 0;
     c->resp_body = NULL;
@@ -303,78 +361,47 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     c->nresp_headers = c->hdr_cap = 0;
     c->start_us = bff_now_us();
 
-    for (size_t i = 0; i < c->nheaders; i++) {
-        struct curl_slist *n = curl_slist_append(hl, c->headers[i]);
-        if (!n)
-            goto fail;
-        hl = n;
-    }
-    /* curl must add nothing of its own that the service could misread. */
-    static const char *const quiet[] = {"Expect:", "Accept:", "Content-Type:"};
-    for (size_t i = 0; i < 3; i++) {
-        int    have = 0;
-        size_t ql = strlen(quiet[i]);
-        for (size_t j = 0; j < c->nheaders; j++)
-            if (strncasecmp(c->headers[j], quiet[i], ql) == 0)
-                have = 1;
-        if (!have) {
-            struct curl_slist *n = curl_slist_append(hl, quiet[i]);
-            if (!n)
-                goto fail;
-            hl = n;
-        }
-    }
-
+    hl = header_list(c);
+    if (!hl)
+        goto fail;
     curl_easy_setopt(e, CURLOPT_URL, c->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_SHARE, share);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* services are reached directly: no proxy, and no proxy environment
-     * variables read on every transfer */
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w);
     if (c->rt) { /* services.NAME.tls: the CA that signed the service's
                     certificate, and ours for mutual TLS */
         const struct bff_service_conf *sc = c->rt->conf;
-        if (sc->tls.ca)
+        if (sc->tls.ca) {
             curl_easy_setopt(e, CURLOPT_CAINFO, sc->tls.ca);
+            c->easy_dirty = 1;
+        }
         if (sc->tls.cert && sc->tls.key) {
             curl_easy_setopt(e, CURLOPT_SSLCERT, sc->tls.cert);
             curl_easy_setopt(e, CURLOPT_SSLKEY, sc->tls.key);
+            c->easy_dirty = 1;
         }
     }
     if (c->head) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        c->easy_dirty = 1;
     } else if (strcmp(c->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
+        c->easy_dirty = 1;
         if (c->body_len > 0 || strcmp(c->method, "POST") == 0 ||
             strcmp(c->method, "PUT") == 0 || strcmp(c->method, "PATCH") == 0) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? c->body : "");
         }
     }
-    /* the list lives as long as the transfer: park it with the call */
-    c->headers_slist = hl;
     if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
         goto fail;
     c->running = 1;
     return 0;
 fail:
-    curl_slist_free_all(hl);
-    c->headers_slist = NULL;
-    easy_put(w, e);
+    easy_put(w, e, 1);
     c->easy = NULL;
     return BFF_ENOMEM;
 }
@@ -416,11 +443,9 @@ static void release(struct up_call *c)
 {
     if (c->easy) {
         curl_multi_remove_handle(c->w->multi, c->easy);
-        easy_put(c->w, c->easy);
+        easy_put(c->w, c->easy, c->easy_dirty);
         c->easy = NULL;
     }
-    curl_slist_free_all(c->headers_slist);
-    c->headers_slist = NULL;
     c->running = 0;
 }
 

@@ -214,6 +214,7 @@ void *worker_main(void *arg)
     MHD_stop_daemon(w->mhd);
     w->mhd = NULL;
     up_worker_cleanup(w);
+    agg_worker_cleanup(w);
     res_worker_cleanup(w);
     rl_worker_cleanup(w); /* after the daemon: no request waits for Redis any more */
     close(w->epfd);

@@ -34,10 +34,14 @@ static struct {
 
 static void fake_set(const char *users, const char *orders, const char *inventory)
 {
+    /* a canned body that does not fit would be cut silently: fail instead */
+    ck_assert_uint_lt(strlen(users), sizeof(fake.users));
+    ck_assert_uint_lt(strlen(orders), sizeof(fake.orders));
+    ck_assert_uint_lt(strlen(inventory), sizeof(fake.inventory));
     pthread_mutex_lock(&fake.lock);
-    snprintf(fake.users, sizeof(fake.users), "%s", users);
-    snprintf(fake.orders, sizeof(fake.orders), "%s", orders);
-    snprintf(fake.inventory, sizeof(fake.inventory), "%s", inventory);
+    memcpy(fake.users, users, strlen(users) + 1);
+    memcpy(fake.orders, orders, strlen(orders) + 1);
+    memcpy(fake.inventory, inventory, strlen(inventory) + 1);
     pthread_mutex_unlock(&fake.lock);
 }
 
@@ -60,14 +64,14 @@ static void *fake_main(void *arg)
                 break;
         }
         req[n] = '\0';
-        char body[2048];
+        char body[sizeof(fake.orders)];
         pthread_mutex_lock(&fake.lock);
         const char *b = strncmp(req, "GET /users", 10) == 0    ? fake.users
                         : strncmp(req, "GET /orders", 11) == 0 ? fake.orders
                                                                : fake.inventory;
-        snprintf(body, sizeof(body), "%s", b);
+        memcpy(body, b, strlen(b) + 1); /* every canned body fits (fake_set) */
         pthread_mutex_unlock(&fake.lock);
-        char    out[4096];
+        char    out[sizeof(body) + 256];
         int     len = snprintf(out, sizeof(out),
                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",

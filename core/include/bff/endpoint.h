@@ -97,7 +97,8 @@ const char *bff_agg_escape(struct bff_agg *a, const char *s);
  * means the service's timeout; either way it is cut to what is left of the
  * route's deadline. Returns 0, or BFF_EINVAL for an unknown service, a
  * duplicate part, a path that does not start with '/' or more than
- * BFF_AGG_MAX_CALLS calls per request; a call that was not declared never
+ * BFF_AGG_MAX_CALLS calls per request (BFF_ENOMEM when out of memory); a
+ * call that was not declared never
  * runs, and its part reads as not declared (bff_agg_result NULL, status 0,
  * not in partial). The call is a GET with Accept: application/json and the
  * caller's identity headers (bff/sign.h); 2xx with a JSON body is a success,
