@@ -3,8 +3,9 @@
 # ../shared/bench at $YARDSTICK, set up with its setup.sh): proxy route and
 # order screen with JWT on (HS256) and off, workers 1 and 2, latency-bound
 # (upstream delayed 10 ms), and 1,000 connections on an upstream delayed
-# 200 ms. Prints one row per run: name, req/s, p50, p99, non-2xx, errors,
-# and the gateway's CPU µs per request.
+# 200 ms. Every row follows 2 s of the same load, not measured (connection
+# pools warm, as the yardstick's own warm-up). Prints one row per run: name,
+# req/s, p50, p99, non-2xx, errors, and the gateway's CPU µs per request.
 #   bench/portico.sh [secs]
 source "$(dirname "$0")/lib.sh"
 YARDSTICK=${YARDSTICK:-/tmp/yardstick}
@@ -41,8 +42,13 @@ YAML
   PIDS+=($BFF)
   wait_http "http://127.0.0.1:$ADMIN/readyz"
 }
+warm() { # url conns [wrk args]: 2 s not measured (keep-alive pools filled, as the yardstick's warm-up)
+  local url=$1 conns=$2; shift 2
+  timeout 30 wrk -t2 -c"$conns" -d2s --timeout 5s "$@" "$url" >/dev/null 2>&1 || true
+}
 row() { # name path conns
   local t0 t1 line n
+  warm "http://127.0.0.1:$PORT$2" "$3" -H "Authorization: Bearer $TOKEN"
   t0=$(cpu_ticks "$BFF")
   line=$(wrk_run "$1" "http://127.0.0.1:$PORT$2" "$3" "$SECS" -H "Authorization: Bearer $TOKEN")
   t1=$(cpu_ticks "$BFF")
@@ -66,6 +72,7 @@ row order-screen-w2 /v1/order-screen/o-1 32
 wait_http "http://127.0.0.1:19202/orders/o-1" # a refused first call would mark it down
 start_bff 1 19201 19202 19203 required
 echo "# latency-bound: every upstream answer delayed 10 ms; one hop ceiling ~32/10ms, two sequential hops ~half"
+warm "http://127.0.0.1:19202/orders/o-1" 32
 wrk_run direct-delay10 "http://127.0.0.1:19202/orders/o-1" 32 "$SECS"
 row proxy-delay10 /orders/o-1 32
 row order-screen-delay10 /v1/order-screen/o-1 32
@@ -74,6 +81,7 @@ row order-screen-delay10 /v1/order-screen/o-1 32
 wait_http "http://127.0.0.1:19202/orders/o-1"
 start_bff 1 19201 19202 19203 required
 echo "# 1,000 connections, upstream delayed 200 ms: Little's law ceiling 5,000 req/s"
+warm "http://127.0.0.1:19202/orders/o-1" 1000
 wrk_run direct-c1000-delay200 "http://127.0.0.1:19202/orders/o-1" 1000 "$SECS"
 row proxy-c1000-delay200 /orders/o-1 1000
 echo "# gateway peak RSS (VmHWM) of the last instance: $(peak_rss_mib "$BFF") MiB"

@@ -455,7 +455,7 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
     hdrs[n++] = "Accept: application/json";
     memset(&c->up, 0, sizeof(c->up));
     c->up.method = "GET";
-    c->up.url = bff_arena_printf(&r->arena, "%s%s", svc->url, c->path);
+    c->up.url = bff_arena_cat(&r->arena, svc->url, c->path, NULL);
     c->up.headers = hdrs;
     c->up.nheaders = n;
     c->up.connect_timeout_ms =

@@ -34,6 +34,27 @@ void bff_arena_cleanup(struct bff_arena *a)
     a->total = 0;
 }
 
+void bff_arena_reset(struct bff_arena *a, size_t keep_max)
+{
+    struct bff_arena_chunk *keep = NULL;
+    for (struct bff_arena_chunk *c = a->head; c; c = c->next)
+        if (c->size <= keep_max && (!keep || c->size > keep->size))
+            keep = c;
+    struct bff_arena_chunk *c = a->head;
+    while (c) {
+        struct bff_arena_chunk *next = c->next;
+        if (c != keep)
+            free(c);
+        c = next;
+    }
+    a->head = keep;
+    a->total = keep ? keep->size : 0;
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+    }
+}
+
 void *bff_arena_alloc(struct bff_arena *a, size_t n)
 {
     struct bff_arena_chunk *c = a->head;
@@ -74,6 +95,36 @@ char *bff_arena_strndup(struct bff_arena *a, const char *s, size_t n)
 char *bff_arena_strdup(struct bff_arena *a, const char *s)
 {
     return bff_arena_strndup(a, s, strlen(s));
+}
+
+char *bff_arena_cat(struct bff_arena *a, ...)
+{
+    va_list     ap;
+    size_t      n = 0, len[16];
+    const char *s;
+    unsigned    k = 0;
+
+    va_start(ap, a);
+    while ((s = va_arg(ap, const char *)) != NULL) {
+        size_t l = strlen(s);
+        if (k < 16)
+            len[k] = l;
+        k++;
+        n += l;
+    }
+    va_end(ap);
+    char *out = bff_arena_alloc(a, n + 1), *p = out;
+    if (!out)
+        return NULL;
+    va_start(ap, a);
+    for (unsigned i = 0; (s = va_arg(ap, const char *)) != NULL; i++) {
+        size_t l = i < 16 ? len[i] : strlen(s);
+        memcpy(p, s, l);
+        p += l;
+    }
+    va_end(ap);
+    *p = '\0';
+    return out;
 }
 
 char *bff_arena_vprintf(struct bff_arena *a, const char *fmt, va_list ap)

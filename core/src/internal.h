@@ -199,6 +199,8 @@ struct bff_worker {
     struct res_worker   *res;         /* retry timer (resilience.c) */
     struct rl_worker    *rl;          /* Redis connection + timer (rl_store.c) */
     void                *tok;         /* json_tokener reused for every part (agg.c) */
+    struct bff_request  *free_reqs;   /* finished requests kept for reuse (server.c) */
+    unsigned             nfree_reqs;
 };
 
 void worker_wake(struct bff_worker *w);
@@ -282,8 +284,9 @@ void req_resume(struct bff_request *r);
 
 /* A fresh 16-byte id as 32 lowercase hex digits. */
 void req_new_id(struct bff_worker *w, char out[33]);
-/* "00-<trace>-<new span>-01" for one upstream call, in request memory. */
-const char *req_child_traceparent(struct bff_request *r);
+/* "traceparent: 00-<trace>-<new span>-01" for one upstream call, in request
+ * memory (NULL when out of memory). */
+const char *req_child_traceparent_header(struct bff_request *r);
 /* Appends "name;dur=12.3[;desc=\"x\"]" to the request's timings. */
 void req_add_timing(struct bff_request *r, const char *name, double ms,
                     const char *desc);
@@ -308,6 +311,12 @@ void agg_start(struct bff_request *r);
 void agg_cancel(struct bff_request *r);
 /* Frees what agg.c keeps per worker (its json_tokener). */
 void agg_worker_cleanup(struct bff_worker *w);
+/* Finished requests are kept per worker for the next ones (at most
+ * REQ_POOL_MAX, each with one arena chunk of at most REQ_ARENA_KEEP bytes);
+ * this frees them when the worker stops. */
+#define REQ_POOL_MAX 64
+#define REQ_ARENA_KEEP 16384
+void server_worker_free_requests(struct bff_worker *w);
 /* Builds the upstream identity headers for @r into @out ("Name: value"
  * lines in request memory), for a call of @method on @path_query of the
  * service at @service_url (the signature covers the URL's own base path too,

@@ -28,22 +28,22 @@ size_t identity_headers(struct bff_request *r, const char *method, const char *s
     const char *uid = r->authenticated ? r->ident.user_id : NULL;
     const char *roles = r->authenticated ? r->ident.roles : NULL;
 
-    out[n++] = bff_arena_printf(&r->arena, "X-Request-Id: %s", r->request_id);
-    out[n++] = bff_arena_printf(&r->arena, "traceparent: %s", req_child_traceparent(r));
+    out[n++] = bff_arena_cat(&r->arena, "X-Request-Id: ", r->request_id, NULL);
+    out[n++] = req_child_traceparent_header(r);
     if (uid) {
-        out[n++] = bff_arena_printf(&r->arena, "X-User-Id: %s", uid);
-        out[n++] = bff_arena_printf(&r->arena, "X-User-Roles: %s", roles);
+        out[n++] = bff_arena_cat(&r->arena, "X-User-Id: ", uid, NULL);
+        out[n++] = bff_arena_cat(&r->arena, "X-User-Roles: ", roles, NULL);
     }
     if (r->snap->sign_key) {
         char sig[BFF_SIGN_HEADER_MAX];
         /* signed over the request target exactly as the service receives it */
         const char *base = url_base_path(service_url);
         const char *target =
-            *base ? bff_arena_printf(&r->arena, "%s%s", base, path_query) : path_query;
+            *base ? bff_arena_cat(&r->arena, base, path_query, NULL) : path_query;
         if (target &&
             bff_sign_identity(r->snap->sign_key, r->snap->sign_keylen, bff_unix_now(),
                               method, target, uid, roles, r->request_id, sig) == 0)
-            out[n++] = bff_arena_printf(&r->arena, "X-Gateway-Signature: %s", sig);
+            out[n++] = bff_arena_cat(&r->arena, "X-Gateway-Signature: ", sig, NULL);
     }
     for (size_t i = 0; i < n; i++)
         if (!out[i])
@@ -70,7 +70,7 @@ static int copy_hdr(void *cls, const char *name, const char *value)
         return 1;
     if (c->n + 1 >= c->cap)
         return 1; /* MHD's header memory limit keeps this from happening */
-    c->out[c->n++] = bff_arena_printf(&c->r->arena, "%s: %s", name, value);
+    c->out[c->n++] = bff_arena_cat(&c->r->arena, name, ": ", value, NULL);
     return 1;
 }
 
@@ -138,9 +138,9 @@ void proxy_start(struct bff_request *r)
         if (*path == '\0')
             path = "/";
     }
-    const char *pq = r->query ? bff_arena_printf(&r->arena, "%s?%s", path, r->query)
+    const char *pq = r->query ? bff_arena_cat(&r->arena, path, "?", r->query, NULL)
                               : path;
-    c->url = bff_arena_printf(&r->arena, "%s%s", svc->url, pq);
+    c->url = bff_arena_cat(&r->arena, svc->url, pq, NULL);
     c->headers = NULL;
     hc = (struct hdr_ctx){r, req_header(r, "Connection"), NULL, 0, cap, NULL};
     hc.out = bff_arena_alloc(&r->arena, cap * sizeof(char *));
@@ -148,12 +148,11 @@ void proxy_start(struct bff_request *r)
         goto oom;
     req_each_header(r, copy_hdr, &hc);
     const char *host = req_header(r, "Host");
-    hc.out[hc.n++] = bff_arena_printf(&r->arena, "X-Forwarded-For: %s%s%s",
-                                      hc.xff ? hc.xff : "", hc.xff ? ", " : "",
-                                      r->client_ip);
+    hc.out[hc.n++] = bff_arena_cat(&r->arena, "X-Forwarded-For: ", hc.xff ? hc.xff : "",
+                                   hc.xff ? ", " : "", r->client_ip, NULL);
     hc.out[hc.n++] = "X-Forwarded-Proto: http";
     if (host)
-        hc.out[hc.n++] = bff_arena_printf(&r->arena, "X-Forwarded-Host: %s", host);
+        hc.out[hc.n++] = bff_arena_cat(&r->arena, "X-Forwarded-Host: ", host, NULL);
     const char *idh[8];
     size_t      ni = identity_headers(r, r->method, svc->url, pq, idh);
     if (ni == 0)

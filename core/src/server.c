@@ -170,24 +170,49 @@ void req_new_id(struct bff_worker *w, char out[33])
     bff_hex(b, 16, out);
 }
 
-const char *req_child_traceparent(struct bff_request *r)
+/* "traceparent: 00-<trace>-<new span>-01", the header a service call carries. */
+const char *req_child_traceparent_header(struct bff_request *r)
 {
-    char     span[17];
-    uint64_t v = worker_rand(r->w) | 1u;
-    bff_hex((const uint8_t *)&v, 8, span);
-    return bff_arena_printf(&r->arena, "00-%s-%s-01", r->trace_id, span);
+    static const char pre[] = "traceparent: 00-";
+    char             *out = bff_arena_alloc(&r->arena, sizeof(pre) - 1 + 32 + 1 + 16 + 3 + 1);
+    uint64_t          v = worker_rand(r->w) | 1u;
+    if (!out)
+        return NULL;
+    char *p = out;
+    memcpy(p, pre, sizeof(pre) - 1), p += sizeof(pre) - 1;
+    memcpy(p, r->trace_id, 32), p += 32;
+    *p++ = '-';
+    bff_hex((const uint8_t *)&v, 8, p), p += 16;
+    memcpy(p, "-01", 4);
+    return out;
+}
+
+/* @ms with one decimal, as Server-Timing's dur (no printf: this runs per
+ * service call). */
+static void fmt_ms(double ms, char out[24])
+{
+    uint64_t t = ms <= 0 ? 0 : ms >= 1e12 ? (uint64_t)1e13 : (uint64_t)(ms * 10.0 + 0.5);
+    char     tmp[24];
+    int      n = 0;
+    tmp[n++] = (char)('0' + t % 10);
+    tmp[n++] = '.';
+    t /= 10;
+    do
+        tmp[n++] = (char)('0' + t % 10);
+    while ((t /= 10) != 0);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
 }
 
 void req_add_timing(struct bff_request *r, const char *name, double ms, const char *desc)
 {
+    char  dur[24];
     char *t;
-    if (desc)
-        t = bff_arena_printf(&r->arena, "%s%s%s;dur=%.1f;desc=\"%s\"",
-                             r->timings ? r->timings : "", r->timings ? ", " : "",
-                             name, ms, desc);
-    else
-        t = bff_arena_printf(&r->arena, "%s%s%s;dur=%.1f", r->timings ? r->timings : "",
-                             r->timings ? ", " : "", name, ms);
+    fmt_ms(ms, dur);
+    t = bff_arena_cat(&r->arena, r->timings ? r->timings : "", r->timings ? ", " : "", name,
+                      ";dur=", dur, desc ? ";desc=\"" : "", desc ? desc : "",
+                      desc ? "\"" : "", NULL);
     if (t)
         r->timings = t;
 }
@@ -308,12 +333,21 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct bff_worker  *w = cls;
-    struct bff_request *r = calloc(1, sizeof(*r));
+    struct bff_request *r = w->free_reqs;
     (void)conn;
 
-    if (!r)
-        return NULL;
-    bff_arena_init(&r->arena, 0);
+    if (r) { /* a finished request's memory, its arena chunk kept */
+        struct bff_arena keep = r->arena;
+        w->free_reqs = r->next;
+        w->nfree_reqs--;
+        memset(r, 0, sizeof(*r));
+        r->arena = keep;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        bff_arena_init(&r->arena, 0);
+    }
     r->w = w;
     r->start_us = bff_now_us();
     r->snap = snap_ref(w->snap);
@@ -366,8 +400,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub_explicit(&w->in_flight, 1, memory_order_relaxed);
     free(r->body);
     snap_unref(r->snap);
+    if (w->nfree_reqs < REQ_POOL_MAX) {
+        bff_arena_reset(&r->arena, REQ_ARENA_KEEP);
+        r->next = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+        return;
+    }
     bff_arena_cleanup(&r->arena);
     free(r);
+}
+
+void server_worker_free_requests(struct bff_worker *w)
+{
+    while (w->free_reqs) {
+        struct bff_request *r = w->free_reqs;
+        w->free_reqs = r->next;
+        bff_arena_cleanup(&r->arena);
+        free(r);
+    }
+    w->nfree_reqs = 0;
 }
 
 static int client_addr(struct MHD_Connection *c, char *out, size_t cap)

@@ -215,6 +215,7 @@ void *worker_main(void *arg)
     w->mhd = NULL;
     up_worker_cleanup(w);
     agg_worker_cleanup(w);
+    server_worker_free_requests(w);
     res_worker_cleanup(w);
     rl_worker_cleanup(w); /* after the daemon: no request waits for Redis any more */
     close(w->epfd);

@@ -103,6 +103,16 @@ START_TEST(order_screen_has_the_spec_shape)
     ck_assert_ptr_nonnull(strstr(st, "orders;dur="));
     ck_assert_ptr_nonnull(strstr(st, "users;dur="));
     ck_assert_ptr_nonnull(strstr(st, "inventory;dur="));
+    /* each dur is milliseconds with one decimal: "orders;dur=0.4, users;..." */
+    for (const char *d = strstr(st, "dur="); d; d = strstr(d + 1, "dur=")) {
+        const char *p = d + 4;
+        ck_assert_msg(*p >= '0' && *p <= '9', "dur in %s", st);
+        while (*p >= '0' && *p <= '9')
+            p++;
+        ck_assert_msg(p[0] == '.' && p[1] >= '0' && p[1] <= '9' &&
+                          (p[2] == ',' || p[2] == ';' || p[2] == '\0'),
+                      "dur in %s", st);
+    }
     json_object_put(expect);
     json_object_put(j);
     h_resp_free(&r);
