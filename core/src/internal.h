@@ -258,6 +258,8 @@ struct bff_request {
 /* The value of request header @name, or NULL. Borrowed for the request. */
 const char *req_header(struct bff_request *r, const char *name);
 /* Calls @fn for every request header, in order; stops when it returns 0. */
+/* How many header lines the client sent. */
+size_t req_header_count(struct bff_request *r);
 void req_each_header(struct bff_request *r,
                      int (*fn)(void *cls, const char *name, const char *value),
                      void *cls);

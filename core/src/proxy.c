@@ -68,8 +68,8 @@ static int copy_hdr(void *cls, const char *name, const char *value)
     }
     if (!bff_header_forward_request(name, c->conn))
         return 1;
-    if (c->n + 1 >= c->cap)
-        return 1; /* MHD's header memory limit keeps this from happening */
+    if (c->n >= c->cap)
+        return 1; /* cannot happen: out has a slot per client header */
     c->out[c->n++] = bff_arena_cat(&c->r->arena, name, ": ", value, NULL);
     return 1;
 }
@@ -125,7 +125,9 @@ void proxy_start(struct bff_request *r)
     const struct bff_service_conf *svc = &cfg->services[r->route->service];
     struct up_call                *c = bff_arena_alloc(&r->arena, sizeof(*c));
     const char                    *path = r->path;
-    size_t                         cap = 128;
+    /* a line per client header, then X-Forwarded-For/-Proto/-Host and the
+     * identity lines (at most 8: identity_headers) */
+    size_t                         ncopy = req_header_count(r), cap = ncopy + 3 + 8;
     struct hdr_ctx                 hc;
 
     if (!c)
@@ -142,7 +144,7 @@ void proxy_start(struct bff_request *r)
                               : path;
     c->url = bff_arena_cat(&r->arena, svc->url, pq, NULL);
     c->headers = NULL;
-    hc = (struct hdr_ctx){r, req_header(r, "Connection"), NULL, 0, cap, NULL};
+    hc = (struct hdr_ctx){r, req_header(r, "Connection"), NULL, 0, ncopy, NULL};
     hc.out = bff_arena_alloc(&r->arena, cap * sizeof(char *));
     if (!pq || !c->url || !hc.out)
         goto oom;

@@ -161,6 +161,12 @@ void req_each_header(struct bff_request *r,
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, each_hdr, &c);
 }
 
+size_t req_header_count(struct bff_request *r)
+{
+    int n = MHD_get_connection_values(r->conn, MHD_HEADER_KIND, NULL, NULL);
+    return n > 0 ? (size_t)n : 0;
+}
+
 void req_new_id(struct bff_worker *w, char out[33])
 {
     uint8_t  b[16];

@@ -131,6 +131,42 @@ START_TEST(services_receive_a_clean_identity)
 }
 END_TEST
 
+/* A client may send many headers (140 short ones fit in the default 16 KiB):
+ * every one reaches the service, and so do the gateway's own lines. */
+START_TEST(many_headers_all_forwarded_with_identity)
+{
+    enum { N = 140 };
+    static char lines[N][32];
+    const char *hdrs[N + 2];
+    size_t      n = 0;
+    hdrs[n++] = bearer();
+    for (int i = 0; i < N; i++) {
+        snprintf(lines[i], sizeof(lines[i]), "X-Many-%d: v%d", i, i);
+        hdrs[n++] = lines[i];
+    }
+    hdrs[n] = NULL;
+    struct h_resp r;
+    ck_assert_int_eq(h_http("GET", url("/echo/many"), hdrs, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    json_object *j = body_json(&r);
+    ck_assert_ptr_nonnull(j);
+    for (int i = 0; i < N; i++) {
+        char key[48], want[16];
+        snprintf(key, sizeof(key), "headers.x-many-%d", i);
+        snprintf(want, sizeof(want), "v%d", i);
+        ck_assert_msg(jstr(j, key) && strcmp(jstr(j, key), want) == 0, "%s", key);
+    }
+    ck_assert_str_eq(jstr(j, "headers.x-user-id"), "4412");
+    ck_assert_ptr_nonnull(jstr(j, "headers.x-request-id"));
+    ck_assert_ptr_nonnull(jstr(j, "headers.traceparent"));
+    ck_assert_str_eq(jstr(j, "headers.x-forwarded-for"), "127.0.0.1");
+    ck_assert_str_eq(jstr(j, "headers.x-forwarded-proto"), "http");
+    ck_assert_ptr_nonnull(jstr(j, "headers.x-forwarded-host"));
+    json_object_put(j);
+    h_resp_free(&r);
+}
+END_TEST
+
 START_TEST(forged_identity_without_token_never_arrives)
 {
     const char   *hdrs[] = {"X-User-Id: 4412", "X-User-Roles: support", NULL};
@@ -446,6 +482,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, get_passes_status_headers_and_body);
     tcase_add_test(tc, services_receive_a_clean_identity);
+    tcase_add_test(tc, many_headers_all_forwarded_with_identity);
     tcase_add_test(tc, forged_identity_without_token_never_arrives);
     tcase_add_test(tc, post_body_round_trips);
     tcase_add_test(tc, no_route_is_404_problem);
