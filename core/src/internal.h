@@ -140,6 +140,12 @@ int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_
  * a detail @what ("did not answer in time") to follow the service's name;
  * returns 0 for UP_OK. One mapping for proxy routes and aggregation parts. */
 int up_failure(enum up_result res, const char **desc, const char **what);
+/* Appends @n bytes at @p to the malloc'd buffer *@buf (*@len used, *@cap
+ * allocated; first allocation @first_cap, then doubling) and keeps it
+ * NUL-terminated. Returns 0, or BFF_ENOMEM with the buffer unchanged. The
+ * caller bounds the total. */
+int up_buf_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
+                  size_t first_cap);
 int up_worker_init(struct bff_worker *w);
 void up_worker_cleanup(struct bff_worker *w);
 /* Drives curl after epoll reported @fd (or fd -1: the timer fired). */

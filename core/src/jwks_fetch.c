@@ -85,19 +85,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         f->too_large = 1;
         return 0;
     }
-    if (f->len + len + 1 > f->cap) {
-        size_t cap = f->cap ? f->cap : 16384;
-        while (cap < f->len + len + 1)
-            cap *= 2;
-        char *nb = realloc(f->body, cap);
-        if (!nb)
-            return 0;
-        f->body = nb;
-        f->cap = cap;
-    }
-    memcpy(f->body + f->len, p, len);
-    f->len += len;
-    f->body[f->len] = '\0';
+    if (up_buf_append(&f->body, &f->len, &f->cap, p, len, 16384) != 0)
+        return 0;
     return len;
 }
 

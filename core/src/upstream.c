@@ -205,6 +205,25 @@ void up_worker_cleanup(struct bff_worker *w)
     w->multi = NULL;
 }
 
+int up_buf_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
+                  size_t first_cap)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : first_cap;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *nb = realloc(*buf, c);
+        if (!nb)
+            return BFF_ENOMEM;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct up_call *c = ud;
@@ -214,19 +233,8 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
         c->result = UP_TOO_LARGE;
         return 0; /* aborts the transfer */
     }
-    if (c->resp_len + len + 1 > c->resp_cap) {
-        size_t cap = c->resp_cap ? c->resp_cap : 4096;
-        while (cap < c->resp_len + len + 1)
-            cap *= 2;
-        char *nb = realloc(c->resp_body, cap);
-        if (!nb)
-            return 0;
-        c->resp_body = nb;
-        c->resp_cap = cap;
-    }
-    memcpy(c->resp_body + c->resp_len, p, len);
-    c->resp_len += len;
-    c->resp_body[c->resp_len] = '\0';
+    if (up_buf_append(&c->resp_body, &c->resp_len, &c->resp_cap, p, len, 4096) != 0)
+        return 0;
     return len;
 }
 
