@@ -18,15 +18,9 @@
 
 #define HOME_ORDERS 3
 
-/* One order as the home screen draws it, or NULL when @o lacks a field. */
+/* One order as the home screen draws it (@o checked by the caller). */
 static json_object *summary(json_object *o)
 {
-    if (!bff_json_has(o, "id", json_type_string) ||
-        !bff_json_has(o, "status", json_type_string) ||
-        !bff_json_has(o, "total_cents", json_type_int) ||
-        !bff_json_has(o, "currency", json_type_string) ||
-        !bff_json_has(o, "created_at", json_type_string))
-        return NULL;
     json_object             *s = json_object_new_object();
     static const char *const keys[] = {"id", "status", "total_cents", "currency",
                                        "created_at"};
@@ -41,24 +35,18 @@ static void answer(struct bff_agg *a)
     json_object *user = bff_agg_result(a, "users");
     json_object *list;
 
-    if (!page || !json_object_object_get_ex(page, "orders", &list) ||
-        !json_object_is_type(list, json_type_array)) {
-        bff_agg_fail(a, 502, "orders answered a listing without an orders array");
+    if (!bff_agg_require(a, page, "orders answered a listing", "orders:a"))
         return;
-    }
-    json_object *orders = json_object_new_array();
-    size_t       n = json_object_array_length(list);
-    for (size_t i = 0; i < n && i < HOME_ORDERS; i++) {
-        json_object *s = summary(json_object_array_get_idx(list, i));
-        if (!s) {
-            json_object_put(orders);
-            bff_agg_fail(a, 502,
-                         "orders answered an order without id, status, total_cents, "
-                         "currency or created_at");
+    json_object_object_get_ex(page, "orders", &list);
+    size_t n = json_object_array_length(list);
+    for (size_t i = 0; i < n && i < HOME_ORDERS; i++)
+        if (!bff_agg_require(a, json_object_array_get_idx(list, i),
+                             "orders answered an order",
+                             "id:s status:s total_cents:i currency:s created_at:s"))
             return;
-        }
-        json_object_array_add(orders, s);
-    }
+    json_object *orders = json_object_new_array();
+    for (size_t i = 0; i < n && i < HOME_ORDERS; i++)
+        json_object_array_add(orders, summary(json_object_array_get_idx(list, i)));
 
     json_object *body = json_object_new_object();
     json_object *partial = bff_agg_partial(a);

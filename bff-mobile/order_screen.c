@@ -74,32 +74,19 @@ static void fan_out(struct bff_agg *a)
 {
     json_object *order = bff_agg_result(a, "orders");
     json_object *items;
-    const char  *user_id = bff_json_str(order, "user_id");
 
-    if (!user_id || !bff_json_has(order, "id", json_type_string) ||
-        !bff_json_has(order, "status", json_type_string) ||
-        !bff_json_has(order, "total_cents", json_type_int) ||
-        !bff_json_has(order, "currency", json_type_string) ||
-        !json_object_object_get_ex(order, "items", &items) ||
-        !json_object_is_type(items, json_type_array)) {
-        bff_agg_fail(
-            a, 502,
-            "orders answered without id, user_id, status, total_cents, currency "
-            "or items");
+    if (!bff_agg_require(a, order, "orders answered",
+                         "id:s user_id:s status:s total_cents:i currency:s items:a"))
         return;
-    }
+    json_object_object_get_ex(order, "items", &items);
     bff_agg_call(a, "users", "users", BFF_OPTIONAL, 0, "/users/%s",
-                 bff_agg_escape(a, user_id));
+                 bff_agg_escape(a, bff_json_str(order, "user_id")));
 
     size_t n = json_object_array_length(items);
-    for (size_t i = 0; i < n; i++) {
-        json_object *it = json_object_array_get_idx(items, i);
-        if (!bff_json_str(it, "sku") || !bff_json_has(it, "name", json_type_string) ||
-            !bff_json_has(it, "qty", json_type_int)) {
-            bff_agg_fail(a, 502, "orders answered an item without sku, name or qty");
+    for (size_t i = 0; i < n; i++)
+        if (!bff_agg_require(a, json_object_array_get_idx(items, i),
+                             "orders answered an item", "sku:s name:s qty:i"))
             return;
-        }
-    }
     const char *skus = bff_agg_join(a, items, "sku", ',');
     if (n > 0 && skus)
         bff_agg_call(a, "inventory", "inventory", BFF_OPTIONAL, 0, "/inventory?skus=%s",

@@ -22,16 +22,6 @@
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX 100
 
-static int order_ok(json_object *o)
-{
-    return bff_json_has(o, "id", json_type_string) &&
-           bff_json_has(o, "status", json_type_string) &&
-           bff_json_has(o, "created_at", json_type_string) &&
-           bff_json_has(o, "total_cents", json_type_int) &&
-           bff_json_has(o, "currency", json_type_string) &&
-           bff_json_has(o, "items", json_type_array);
-}
-
 static void answer(struct bff_agg *a)
 {
     json_object *user = bff_agg_result(a, "users");
@@ -50,14 +40,11 @@ static void answer(struct bff_agg *a)
         return;
     }
     size_t n = json_object_array_length(list);
-    for (size_t i = 0; i < n; i++) {
-        if (!order_ok(json_object_array_get_idx(list, i))) {
-            bff_agg_fail(a, 502,
-                         "orders answered an order without id, status, created_at, "
-                         "total_cents, currency or items");
+    for (size_t i = 0; i < n; i++)
+        if (!bff_agg_require(a, json_object_array_get_idx(list, i),
+                             "orders answered an order",
+                             "id:s status:s created_at:s total_cents:i currency:s items:a"))
             return;
-        }
-    }
 
     json_object *body = json_object_new_object();
     json_object *partial = bff_agg_partial(a);

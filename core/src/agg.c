@@ -225,6 +225,47 @@ json_object *bff_json_ref(json_object *o, const char *key)
     return json_object_get(v);
 }
 
+int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
+                    const char *fields)
+{
+    static const struct {
+        char        letter;
+        json_type   type;
+        const char *name;
+    } types[] = {{'s', json_type_string, "a string"}, {'i', json_type_int, "an integer"},
+                 {'b', json_type_boolean, "a boolean"}, {'a', json_type_array, "an array"},
+                 {'o', json_type_object, "an object"}};
+    const char *p = fields;
+
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *colon = strchr(p, ':');
+        size_t      nl = colon ? (size_t)(colon - p) : 0;
+        char        name[64];
+        int         t = -1;
+        for (int k = 0; colon && k < (int)(sizeof(types) / sizeof(types[0])); k++)
+            if (colon[1] == types[k].letter && (colon[2] == ' ' || colon[2] == '\0'))
+                t = k;
+        if (t < 0 || nl == 0 || nl >= sizeof(name)) {
+            bff_agg_fail(a, 500, "the endpoint's field list is malformed");
+            return 0;
+        }
+        memcpy(name, p, nl);
+        name[nl] = '\0';
+        if (!bff_json_has(o, name, types[t].type)) {
+            const char *d = bff_arena_cat(&a->req->arena, what, " without ", name, " (",
+                                          types[t].name, ")", NULL);
+            bff_agg_fail(a, 502, d ? d : "a service answered without a field it needs");
+            return 0;
+        }
+        p = colon + 2;
+    }
+    return 1;
+}
+
 int bff_json_has(json_object *o, const char *key, json_type t)
 {
     json_object *v;

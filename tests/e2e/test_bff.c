@@ -1013,6 +1013,36 @@ START_TEST(wrong_shapes_never_make_half_answers)
         expect_502(&fake_web, "/api/orders/o-1", support);
         expect_502(&fake_web, "/api/customers/4412/orders", support);
     }
+    /* the detail names the first field the endpoint could not use */
+    static const struct {
+        const char *orders, *path, *detail;
+    } named[] = {
+        {"{\"id\":\"o-1\"}", "/v1/order-screen/o-1",
+         "orders answered without user_id (a string)"},
+        {"{\"id\":\"o-1\",\"user_id\":\"4412\",\"status\":\"paid\",\"total_cents\":"
+         "\"many\",\"currency\":\"EUR\",\"items\":[]}",
+         "/api/orders/o-1", "orders answered without total_cents (an integer)"},
+        {"{\"id\":\"o-1\",\"user_id\":\"4412\",\"status\":\"paid\",\"total_cents\":1,"
+         "\"currency\":\"EUR\",\"items\":[{\"sku\":\"S\",\"name\":\"N\",\"qty\":1}]}",
+         "/api/orders/o-1", "orders answered an item without price_cents (an integer)"},
+        {"{\"orders\":\"none\"}", "/v1/home",
+         "orders answered a listing without orders (an array)"},
+    };
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        struct h_resp r;
+        fake_set(good_user, named[i].orders, good_inventory);
+        int on_mobile = strncmp(named[i].path, "/v1/", 4) == 0;
+        ck_assert_int_eq(get(on_mobile ? &fake_mobile : &fake_web, named[i].path,
+                             on_mobile && strcmp(named[i].path, "/v1/home") == 0 ? token
+                                                                                : support,
+                             &r),
+                         0);
+        assert_problem(&r, 502);
+        json_object *j = body_json(&r);
+        ck_assert_str_eq(jstr(j, "detail"), named[i].detail);
+        json_object_put(j);
+        h_resp_free(&r);
+    }
     /* a cursor that is not a string: only the listing page reads it */
     fake_set(good_user, "{\"orders\":[],\"next_cursor\":42}", good_inventory);
     expect_502(&fake_web, "/api/customers/4412/orders", support);

@@ -134,6 +134,16 @@ json_object *bff_json_ref(json_object *o, const char *key);
 /* 1 when object @o has a member @key of json-c type @t (checking a
  * service's answer before shaping it). */
 int bff_json_has(json_object *o, const char *key, json_type t);
+/* Checks a service's answer before it is shaped: object @o must have every
+ * member of @fields, a space-separated list of "name:T" with T one of s
+ * (string), i (integer), b (boolean), a (array), o (object), e.g.
+ * "id:s total_cents:i items:a". Returns 1 when it does. Otherwise fails the
+ * request with 502 and the detail "@what without NAME (a TYPE)" for the
+ * first member missing or of another type (@o not an object: its first
+ * member) and returns 0: the stage returns at once. A malformed @fields (an
+ * unknown T, a name over 63 bytes) fails it with 500. */
+int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
+                    const char *fields);
 /* Appends @part to the JSON array @partial unless it is there already (a
  * part that answered but could not be used). */
 void bff_json_partial_add(json_object *partial, const char *part);
