@@ -191,6 +191,8 @@ struct bff_worker {
     struct MHD_Daemon   *mhd;
     void                *multi;       /* CURLM */
     struct bff_snapshot *snap;        /* this worker's config; swapped on wake */
+    unsigned             snap_borrowers; /* requests using snap on the worker's
+                                            own ref (no shared atomic each) */
     _Atomic int          stop;
     _Atomic int          quiesce;
     _Atomic int          reload;
@@ -224,6 +226,8 @@ struct bff_hdr {
 struct bff_request {
     struct bff_worker           *w;
     struct bff_snapshot         *snap;
+    int                          snap_borrowed; /* counted in w->snap_borrowers,
+                                                   not in snap->refs */
     struct MHD_Connection       *conn;
     struct bff_arena             arena;
     struct bff_request          *prev, *next;
@@ -325,6 +329,8 @@ void agg_worker_cleanup(struct bff_worker *w);
 #define REQ_POOL_MAX 64
 #define REQ_ARENA_KEEP 16384
 void server_worker_free_requests(struct bff_worker *w);
+/* Swaps the worker's snapshot for @s (a reference the worker now owns). */
+void server_worker_snap_swap(struct bff_worker *w, struct bff_snapshot *s);
 /* Builds the upstream identity headers for @r into @out ("Name: value"
  * lines in request memory), for a call of @method on @path_query of the
  * service at @service_url (the signature covers the URL's own base path too,

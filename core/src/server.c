@@ -356,7 +356,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     }
     r->w = w;
     r->start_us = bff_now_us();
-    r->snap = snap_ref(w->snap);
+    r->snap = w->snap; /* borrowed: see server_worker_snap_swap() */
+    r->snap_borrowed = 1;
+    w->snap_borrowers++;
     r->route_idx = -1;
     r->raw_uri = bff_arena_strdup(&r->arena, uri);
     r->next = w->requests;
@@ -405,7 +407,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->next->prev = r->prev;
     atomic_fetch_sub_explicit(&w->in_flight, 1, memory_order_relaxed);
     free(r->body);
-    snap_unref(r->snap);
+    if (r->snap_borrowed)
+        w->snap_borrowers--;
+    else
+        snap_unref(r->snap);
     if (w->nfree_reqs < REQ_POOL_MAX) {
         bff_arena_reset(&r->arena, REQ_ARENA_KEEP);
         r->next = w->free_reqs;
@@ -415,6 +420,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     bff_arena_cleanup(&r->arena);
     free(r);
+}
+
+/* The worker's snapshot becomes @s. Requests borrow the worker's reference
+ * instead of each taking one (an atomic on a cache line every worker
+ * shares); the ones still running on the old snapshot get a reference of
+ * their own here, before the worker drops its own. */
+void server_worker_snap_swap(struct bff_worker *w, struct bff_snapshot *s)
+{
+    struct bff_snapshot *old = w->snap;
+    for (struct bff_request *r = w->requests; r; r = r->next)
+        if (r->snap_borrowed) {
+            r->snap_borrowed = 0;
+            snap_ref(r->snap);
+        }
+    w->snap_borrowers = 0;
+    w->snap = s;
+    snap_unref(old);
 }
 
 void server_worker_free_requests(struct bff_worker *w)

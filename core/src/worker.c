@@ -146,9 +146,7 @@ static void on_wake(struct bff_worker *w)
     ssize_t  n = read(w->wakefd, &v, sizeof(v));
     (void)n;
     if (atomic_exchange(&w->reload, 0)) {
-        struct bff_snapshot *s = server_current_snapshot(w->srv);
-        snap_unref(w->snap);
-        w->snap = s;
+        server_worker_snap_swap(w, server_current_snapshot(w->srv));
     }
     if (atomic_exchange(&w->quiesce, 0) && w->listen_fd >= 0) {
         MHD_socket fd = MHD_quiesce_daemon(w->mhd);

@@ -545,6 +545,47 @@ static int connect_refused(int port)
     return refused;
 }
 
+/* A reload while requests wait on a service: they finish on the config they
+ * started with (the old snapshot lives until the last of them is done);
+ * requests after it see the new one. */
+START_TEST(in_flight_requests_finish_on_their_config)
+{
+    enum { N = 4 };
+    start_bff();
+    ck_assert_int_eq(h_fault(&shop, "inventory", "delay_ms=1500"), 0);
+    struct slow s[N];
+    pthread_t   th[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = (struct slow){.url = url(bff.port, "/inventory/SKU-1")};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, slow_main, &s[i]), 0);
+    }
+    ck_assert_int_eq(wait_metric("bff_requests_in_flight", N), N);
+
+    char  *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(read_all(bff.config, &text, &len), 0);
+    char *route = strstr(text, "  - path: /inventory\n    service: inventory\n");
+    ck_assert_ptr_nonnull(route);
+    memcpy(strstr(route, "service: inventory") + 9, "users    ", 9); /* same length */
+    write_config(text);
+    free(text);
+    long ok0 = config_count("reloads");
+    ck_assert_int_eq(kill(bff.proc.pid, SIGHUP), 0);
+    for (int i = 0; i < 500 && config_count("reloads") == ok0; i++)
+        sleep_ms(10);
+    ck_assert_int_eq(config_count("reloads"), ok0 + 1);
+    /* the new config: /inventory now goes to users, which has no such path */
+    ck_assert_int_eq(get_status("/inventory/SKU-1", NULL), 404);
+
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(s[i].status == 200, "in-flight request %d: %ld", i, s[i].status);
+    }
+    h_fault(&shop, "inventory", "");
+    ck_assert_int_eq(h_stop(&bff.proc), 0);
+}
+END_TEST
+
 START_TEST(sigterm_drains_in_flight_requests)
 {
     enum { N = 6 };
@@ -611,6 +652,7 @@ static Suite *suite(void)
     tcase_add_test(tc, admin_endpoints_answer);
     tcase_add_test(tc, trace_context_reaches_the_service_and_the_log);
     tcase_add_test(tc, reload_under_traffic_drops_nothing);
+    tcase_add_test(tc, in_flight_requests_finish_on_their_config);
     tcase_add_test(tc, sigterm_drains_in_flight_requests);
     suite_add_tcase(s, tc);
     return s;
