@@ -10,21 +10,27 @@ pkgs=(build-essential pkg-config meson ninja-build
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)
       haproxy prometheus) # tests/e2e/test_fleet.c, make demo-fleet; promtool
+# Node.js for the JavaScript test helpers (tests/jwt-interop, tests/browser):
+# Debian 12's nodejs 18 and npm unless a node and npm are already on PATH.
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
     || missing+=("$p")
 done
-npm_dirs() { # test folders with a lock file whose node_modules are missing
+npm_dirs() { # test folders whose node_modules are missing or older than the lock file
   for d in tests/*/; do
-    [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ] && echo "${d%/}"
+    [ -f "$d/package-lock.json" ] || continue
+    [ "$d/node_modules/.package-lock.json" -nt "$d/package-lock.json" ] && continue
+    echo "${d%/}"
   done
 }
 install_npm() {
   for d in $(npm_dirs); do
     if ! command -v npm >/dev/null; then
-      echo "portico: npm is missing (needed for $d); install Node.js >= 20 and npm" >&2
+      echo "portico: npm is missing (needed for $d); install Node.js >= 18 and npm (Debian: nodejs npm)" >&2
       exit 1
     fi
     echo "portico: npm ci in $d" >&2
@@ -45,6 +51,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "portico: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 install_npm
