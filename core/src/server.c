@@ -1141,11 +1141,11 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         fprintf(stderr, "%s: cannot start the health checker\n", app->name);
         goto stop;
     }
+    log_listening(bound, cfg->admin_listen ? admin_bound : NULL); /* before ready */
     atomic_store(&srv.ready, 1);
     log_event("info", "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
               app->name, BFF_VERSION, bound, cfg->admin_listen ? admin_bound : "off",
               srv.nworkers, path, cfg->sha256);
-    log_listening(bound, cfg->admin_listen ? admin_bound : NULL);
 
     for (;;) {
         int sig = 0;
