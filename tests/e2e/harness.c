@@ -324,20 +324,20 @@ static int listening_inodes(int port, unsigned long *ino, int cap)
     return n;
 }
 
-int h_listens(pid_t pid, int port)
+int h_listen_sockets(pid_t pid, int port)
 {
-    unsigned long ino[16];
-    int           n = listening_inodes(port, ino, 16);
-    char          path[64];
-    DIR          *d;
+    unsigned long  ino[64];
+    int            n = listening_inodes(port, ino, 64);
+    char           path[64];
+    DIR           *d;
     struct dirent *e;
-    int           found = 0;
+    int            found = 0;
     if (n == 0)
         return 0;
     snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
     if (!(d = opendir(path)))
         return 0;
-    while (!found && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         char link[128], fd[320];
         snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
         ssize_t l = readlink(fd, link, sizeof(link) - 1);
@@ -347,11 +347,19 @@ int h_listens(pid_t pid, int port)
         unsigned long inode;
         if (sscanf(link, "socket:[%lu]", &inode) != 1)
             continue;
-        for (int i = 0; i < n && !found; i++)
-            found = ino[i] == inode;
+        for (int i = 0; i < n; i++)
+            if (ino[i] == inode) {
+                found++;
+                break;
+            }
     }
     closedir(d);
     return found;
+}
+
+int h_listens(pid_t pid, int port)
+{
+    return h_listen_sockets(pid, port) > 0;
 }
 
 int h_spawn_listening(struct h_proc *p, const char *name, char *const argv[],

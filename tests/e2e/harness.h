@@ -54,6 +54,9 @@ int h_wait_log(struct h_proc *p, const char *needle, char *line, size_t cap,
                int timeout_ms);
 /* 1 when process @pid has a TCP socket listening on port @port. */
 int h_listens(pid_t pid, int port);
+/* How many TCP sockets process @pid listens on at port @port (IPv4 and
+ * IPv6; /proc/net/tcp* against /proc/@pid/fd). */
+int h_listen_sockets(pid_t pid, int port);
 /* Starts @argv and waits (20 s at most) until it listens on @port. Returns
  * 0, 1 when it exited first (say, the port was taken), -1 otherwise (it is
  * stopped then). */
