@@ -459,16 +459,16 @@ static int port_of(const char *line, const char *key)
 int h_shop_spawn(struct h_shop *s, const char *dir, const char *name,
                  char *const extra[])
 {
-    char  line[1024];
-    char *argv[32] = {(char *)h_bin("demo/shop-services"),
-                      "--users-port",
-                      "0",
-                      "--orders-port",
-                      "0",
-                      "--inventory-port",
-                      "0",
-                      "--control-port",
-                      "0"};
+    char   line[1024];
+    char  *argv[32] = {(char *)h_bin("demo/shop-services"),
+                       "--users-port",
+                       "0",
+                       "--orders-port",
+                       "0",
+                       "--inventory-port",
+                       "0",
+                       "--control-port",
+                       "0"};
     size_t n = 9;
     for (size_t i = 0; extra && extra[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
         argv[n++] = extra[i];

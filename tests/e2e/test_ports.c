@@ -8,15 +8,16 @@
 
 #include "common.h"
 
-static const char *yaml = "listen: 127.0.0.1:%1$d\n"
-                          "admin_listen: 127.0.0.1:%2$d\n"
-                          "workers: 2\n"
-                          "services:\n"
-                          "  users: { url: \"http://127.0.0.1:%3$d\" }\n"
-                          "  orders: { url: \"http://127.0.0.1:%4$d\" }\n"
-                          "  inventory: { url: \"http://127.0.0.1:%5$d\", timeout: 5s }\n"
-                          "routes:\n"
-                          "  - { path: /inventory, service: inventory }\n";
+static const char *yaml =
+    "listen: 127.0.0.1:%1$d\n"
+    "admin_listen: 127.0.0.1:%2$d\n"
+    "workers: 2\n"
+    "services:\n"
+    "  users: { url: \"http://127.0.0.1:%3$d\" }\n"
+    "  orders: { url: \"http://127.0.0.1:%4$d\" }\n"
+    "  inventory: { url: \"http://127.0.0.1:%5$d\", timeout: 5s }\n"
+    "routes:\n"
+    "  - { path: /inventory, service: inventory }\n";
 
 static char *url(int port, const char *path)
 {
@@ -144,7 +145,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("ports");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, shop_services_names_four_ports_that_answer);
-    tcase_add_test(tc, a_bff_on_port_0_serves_one_port_from_both_workers_across_a_reload);
+    tcase_add_test(tc,
+                   a_bff_on_port_0_serves_one_port_from_both_workers_across_a_reload);
     suite_add_tcase(s, tc);
     return s;
 }
