@@ -1143,7 +1143,8 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     }
     log_listening(bound, cfg->admin_listen ? admin_bound : NULL); /* before ready */
     atomic_store(&srv.ready, 1);
-    log_event("info", "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
+    log_event("info",
+              "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
               app->name, BFF_VERSION, bound, cfg->admin_listen ? admin_bound : "off",
               srv.nworkers, path, cfg->sha256);
 

@@ -32,7 +32,7 @@ struct h_port {
     int port;
     int fd;
 };
-int h_port_hold(struct h_port *hp);
+int  h_port_hold(struct h_port *hp);
 void h_port_release(struct h_port *hp); /* fine on a released one */
 /* A fresh temporary folder (removed by h_cleanup_dir). */
 const char *h_tmpdir(void);

@@ -140,8 +140,9 @@ static void assert_401(const struct h_resp *r, const char *error, const char *de
 static char *const *web_argv(int port, void *ud)
 {
     static char  p[16];
-    static char *argv[] = {"/usr/bin/python3", "-m",          "http.server", p, "--bind",
-                           "127.0.0.1",        "--directory", NULL,          NULL};
+    static char *argv[] = {
+        "/usr/bin/python3", "-m",          "http.server", p,   "--bind",
+        "127.0.0.1",        "--directory", NULL,          NULL};
     (void)ud;
     snprintf(p, sizeof(p), "%d", port);
     argv[7] = (char *)dir;

@@ -133,8 +133,9 @@ static int inst_start(struct inst *in, const char *path, const char *name)
 static char *const *redis_argv(int port, void *ud)
 {
     static char  p[16];
-    static char *argv[] = {"/usr/bin/redis-server", "--port", p,  "--bind",       "127.0.0.1",
-                           "--save",                "",       "--appendonly", "no", NULL};
+    static char *argv[] = {
+        "/usr/bin/redis-server", "--port", p,   "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     NULL};
     (void)ud;
     snprintf(p, sizeof(p), "%d", port);
     return argv;
@@ -146,7 +147,8 @@ static char *const *haproxy_argv(int port, void *ud)
     static char  path[512];
     static char *argv[] = {"/usr/sbin/haproxy", "-f", path, "-db", NULL};
     (void)ud;
-    char *cfg = render("haproxy.cfg", haproxy_cfg, port, a.port, a.admin, b.port, b.admin);
+    char *cfg =
+        render("haproxy.cfg", haproxy_cfg, port, a.port, a.admin, b.port, b.admin);
     snprintf(path, sizeof(path), "%s", cfg ? cfg : "/nonexistent");
     return argv;
 }

@@ -548,8 +548,8 @@ static int redis_ping(int port)
 static char *const *redis_argv(int port, void *ud)
 {
     static char  p[16];
-    static char *argv[] = {NULL,     "--port", p,  "--bind",       "127.0.0.1",
-                           "--save", "",       "--appendonly", "no", NULL};
+    static char *argv[] = {NULL, "--port",       p,    "--bind", "127.0.0.1", "--save",
+                           "",   "--appendonly", "no", NULL};
     (void)ud;
     argv[0] = (char *)redis_bin();
     snprintf(p, sizeof(p), "%d", port);
@@ -566,9 +566,9 @@ static void redis_start(struct redis *rd)
         rd->port = h_spawn_on_port(&rd->proc, name, dir, redis_argv, NULL, &rd->hold);
         ck_assert_msg(rd->port > 0, "redis-server did not start");
     } else {
-        ck_assert_int_eq(
-            h_spawn_listening(&rd->proc, name, redis_argv(rd->port, NULL), dir, rd->port),
-            0);
+        ck_assert_int_eq(h_spawn_listening(&rd->proc, name, redis_argv(rd->port, NULL),
+                                           dir, rd->port),
+                         0);
     }
     for (int i = 0; i < 500 && !redis_ping(rd->port); i++) { /* bounded: 10 s */
         struct timespec ts = {0, 20 * 1000 * 1000};
