@@ -525,12 +525,24 @@ static struct MHD_Daemon *listen_on(uint16_t port, MHD_AccessHandlerCallback cb,
                             MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
 }
 
-/* Both under s->daemon_lock. */
+/* The port @d listens on (the one the kernel chose for port 0), or 0. */
+static uint16_t bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+    return di != NULL ? di->port : 0;
+}
+
+/* Both under s->daemon_lock. A service started on port 0 keeps the port
+ * the kernel gave it: a listener opened again after refuse= binds that
+ * one, so the gateway in front still finds it. */
 static int listener_start(struct service *s)
 {
     if (s->daemon == NULL) {
         wake(s, 0);
         s->daemon = listen_on(s->port, on_service, s);
+        if (s->daemon != NULL && s->port == 0)
+            s->port = bound_port(s->daemon);
     }
     return s->daemon != NULL ? 0 : -1;
 }
@@ -829,14 +841,21 @@ static void usage(FILE *out)
             "X-Gateway-Signature (SPEC 5), else 401. With --tls-cert and --tls-key\n"
             "(PEM) the service ports speak HTTPS; with --tls-client-ca (PEM) too, a\n"
             "client without a certificate that CA signed fails the TLS handshake.\n"
-            "The control port stays plain HTTP. SIGTERM or SIGINT stops it.\n");
+            "The control port stays plain HTTP. SIGTERM or SIGINT stops it.\n"
+            "\n"
+            "A port of 0 takes a free one from the kernel. Once all four listen,\n"
+            "one line on stdout names the ports in use (also for fixed ports):\n"
+            "  shop-services: ready users=127.0.0.1:9101 orders=127.0.0.1:9102\n"
+            "                 inventory=127.0.0.1:9103 control=127.0.0.1:9100\n"
+            "(on one line). A service stopped by refuse= listens again on the port\n"
+            "it had.\n");
 }
 
 static int parse_port(const char *text, uint16_t *port)
 {
     unsigned int p;
 
-    if (parse_uint(text, 65535, &p) != 0 || p == 0)
+    if (parse_uint(text, 65535, &p) != 0)
         return -1;
     *port = (uint16_t)p;
     return 0;
@@ -947,7 +966,7 @@ static int parse_args(int argc, char **argv, const char **key_file)
             return -1;
         }
         if (port != NULL && parse_port(optarg, port) != 0) {
-            fprintf(stderr, "shop-services: --%s %s: not a port (1-65535)\n",
+            fprintf(stderr, "shop-services: --%s %s: not a port (0-65535)\n",
                     opts[idx].name, optarg);
             return -1;
         }
@@ -988,6 +1007,19 @@ static int tls_load(void)
         }
     }
     return 0;
+}
+
+/* The line a harness waits for: every listener is up, on these ports. */
+static void ready_line(void)
+{
+    char addr[SHOP_NSVC + 1][300];
+
+    for (int i = 0; i < SHOP_NSVC; i++)
+        addr_text(shop.svcs[i].port, addr[i], sizeof(addr[i]));
+    addr_text(shop.control_port, addr[SHOP_NSVC], sizeof(addr[SHOP_NSVC]));
+    printf("shop-services: ready users=%s orders=%s inventory=%s control=%s\n",
+           addr[SHOP_USERS], addr[SHOP_ORDERS], addr[SHOP_INVENTORY], addr[SHOP_NSVC]);
+    fflush(stdout);
 }
 
 static void shutdown_all(void)
@@ -1057,6 +1089,7 @@ int main(int argc, char **argv)
             goto stop;
         }
         pthread_mutex_unlock(&s->daemon_lock);
+        addr_text(s->port, where, sizeof(where)); /* the port it got */
         printf("%s listening on %s%s\n", s->name, where,
                shop.tls_cert == NULL        ? ""
                : shop.tls_client_ca == NULL ? " (https)"
@@ -1068,7 +1101,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "shop-services: control: cannot listen on %s\n", where);
         goto stop;
     }
+    shop.control_port = bound_port(shop.control);
+    addr_text(shop.control_port, where, sizeof(where));
     printf("control listening on %s\n", where);
+    ready_line();
     if (shop.key != NULL)
         fprintf(stderr, "shop-services: requests must carry X-Gateway-Signature\n");
 

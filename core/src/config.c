@@ -1020,8 +1020,14 @@ static int addrparse(const char *s, struct addr *a, const char **why)
             return -1;
         }
     }
-    if (portnum(colon + 1, strlen(colon + 1), &a->port)) {
-        *why = "port must be a number from 1 to 65535";
+    /* port 0: any free port, chosen at bind time (logged at start-up) */
+    size_t plen = strlen(colon + 1);
+    if (plen >= 1 && plen <= 5 && strspn(colon + 1, "0") == plen) {
+        a->port = 0;
+        return 0;
+    }
+    if (portnum(colon + 1, plen, &a->port)) {
+        *why = "port must be a number from 0 to 65535 (0: any free port)";
         return -1;
     }
     return 0;
@@ -1043,13 +1049,15 @@ static void listen_addr(struct ctx *c, const yaml_node_t *n, const char *key,
     str(c, n, key, out);
 }
 
-/* Whether two listen addresses would take the same socket. */
+/* Whether two listen addresses would take the same socket (two port 0s
+ * never do: each gets a port of its own). */
 static int same_socket(const char *x, const char *y)
 {
     struct addr a, b;
     const char *why;
 
-    if (addrparse(x, &a, &why) || addrparse(y, &b, &why) || a.port != b.port)
+    if (addrparse(x, &a, &why) || addrparse(y, &b, &why) || a.port != b.port ||
+        a.port == 0)
         return 0;
     if (!strcmp(a.host, "localhost"))
         strcpy(a.host, "127.0.0.1");

@@ -345,6 +345,9 @@ void static_serve(struct bff_request *r);
 
 /* server.c for worker.c */
 int server_listen(const char *hostport, int reuseport, char *err, size_t errlen);
+/* The address @fd is bound to, as HOST:PORT ("127.0.0.1:41234",
+ * "[::1]:41234"): the real port when the config said 0. Returns 0 or -1. */
+int server_bound_addr(int fd, char *out, size_t outlen);
 int server_worker_daemon(struct bff_worker *w);
 void server_worker_abort_all(struct bff_worker *w);
 struct bff_snapshot *server_current_snapshot(struct bff_server *srv);
@@ -355,5 +358,9 @@ void log_access(struct bff_request *r);
 /* One JSON line for operators: level "info"/"warn"/"error", a message. */
 void log_event(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The start-up line on stderr, {"msg":"listening","listen":…,"admin":…}
+ * with the bound addresses (@admin NULL: off), for whoever waits for the
+ * ports (a port of 0 in the config is only known here). */
+void log_listening(const char *listen, const char *admin);
 
 #endif

@@ -1,4 +1,5 @@
-/* core/src/log.c — one JSON object per line on stdout
+/* core/src/log.c — one JSON object per line on stdout (the listening line
+ * at start-up on stderr)
  *
  * Each line is built in a stack buffer and written with one write(2), so
  * lines from different workers never interleave. A blocked stdout blocks the
@@ -46,14 +47,19 @@ static size_t put_str(char *buf, size_t cap, size_t n, const char *key, const ch
     return n;
 }
 
-static void emit(char *buf, size_t n, size_t cap)
+static void emit_to(int fd, char *buf, size_t n, size_t cap)
 {
     if (n >= cap - 2)
         n = cap - 3; /* truncated: still one line, still closed */
     buf[n++] = '}';
     buf[n++] = '\n';
-    ssize_t w = write(STDOUT_FILENO, buf, n);
+    ssize_t w = write(fd, buf, n);
     (void)w;
+}
+
+static void emit(char *buf, size_t n, size_t cap)
+{
+    emit_to(STDOUT_FILENO, buf, n, cap);
 }
 
 void log_access(struct bff_request *r)
@@ -96,4 +102,18 @@ void log_event(const char *level, const char *fmt, ...)
     n = put_str(buf, cap, n, "level", level);
     n = put_str(buf, cap, n, "msg", msg);
     emit(buf, n < cap ? n : cap, sizeof(buf));
+}
+
+void log_listening(const char *listen, const char *admin)
+{
+    char   buf[1024];
+    size_t cap = sizeof(buf) - 4;
+    size_t n = (size_t)snprintf(buf, cap, "{\"time\":\"");
+    n += put_time(buf + n, cap - n);
+    n += (size_t)snprintf(buf + n, cap - n, "\"");
+    n = put_str(buf, cap, n, "level", "info");
+    n = put_str(buf, cap, n, "msg", "listening");
+    n = put_str(buf, cap, n, "listen", listen);
+    n = put_str(buf, cap, n, "admin", admin);
+    emit_to(STDERR_FILENO, buf, n < cap ? n : cap, sizeof(buf));
 }

@@ -1085,6 +1085,10 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
     if (!srv.workers || metrics_init(srv.nworkers) != 0)
         goto out;
+    /* Every worker has its own SO_REUSEPORT socket on one port: the first
+     * binds the configured address, the others the address it got, so that
+     * a port of 0 (any free one) is the same port for all of them. */
+    char bound[128] = "", admin_bound[128] = "";
     for (unsigned i = 0; i < srv.nworkers; i++) {
         char err[256];
         struct bff_worker *w = &srv.workers[i];
@@ -1092,9 +1096,14 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         w->id = i;
         w->snap = snap_ref(srv.snap);
         w->metrics = metrics_worker(i);
-        w->listen_fd = server_listen(cfg->listen, 1, err, sizeof(err));
+        w->listen_fd = server_listen(i ? bound : cfg->listen, 1, err, sizeof(err));
         if (w->listen_fd < 0) {
-            fprintf(stderr, "%s: listen %s: %s\n", path, cfg->listen, err);
+            fprintf(stderr, "%s: listen %s: %s\n", path, i ? bound : cfg->listen, err);
+            srv.nworkers = i + 1;
+            goto stop;
+        }
+        if (i == 0 && server_bound_addr(w->listen_fd, bound, sizeof(bound)) != 0) {
+            fprintf(stderr, "%s: listen %s: %s\n", path, cfg->listen, strerror(errno));
             srv.nworkers = i + 1;
             goto stop;
         }
@@ -1109,6 +1118,12 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         int  fd = server_listen(cfg->admin_listen, 0, err, sizeof(err));
         if (fd < 0) {
             fprintf(stderr, "%s: admin_listen %s: %s\n", path, cfg->admin_listen, err);
+            goto stop;
+        }
+        if (server_bound_addr(fd, admin_bound, sizeof(admin_bound)) != 0) {
+            fprintf(stderr, "%s: admin_listen %s: %s\n", path, cfg->admin_listen,
+                    strerror(errno));
+            close(fd);
             goto stop;
         }
         srv.admin = MHD_start_daemon(
@@ -1126,11 +1141,12 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         fprintf(stderr, "%s: cannot start the health checker\n", app->name);
         goto stop;
     }
+    log_listening(bound, cfg->admin_listen ? admin_bound : NULL); /* before ready */
     atomic_store(&srv.ready, 1);
-    log_event("info", "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
-              app->name, BFF_VERSION, cfg->listen,
-              cfg->admin_listen ? cfg->admin_listen : "off", srv.nworkers, path,
-              cfg->sha256);
+    log_event("info",
+              "%s %s listening on %s (admin %s), %u workers, config %s sha256 %s",
+              app->name, BFF_VERSION, bound, cfg->admin_listen ? admin_bound : "off",
+              srv.nworkers, path, cfg->sha256);
 
     for (;;) {
         int sig = 0;

@@ -1,7 +1,8 @@
 /* core/src/worker.c — one event loop per core
  *
  * Each worker owns an epoll set holding: its libmicrohttpd daemon's epoll fd
- * (external-epoll mode, its own SO_REUSEPORT listen socket), its curl multi
+ * (external-epoll mode, its own SO_REUSEPORT listen socket, all on one
+ * port: the first worker's, see bff_main), its curl multi
  * handle's sockets (curl's timer is a deadline folded into epoll_wait's
  * timeout) and an eventfd for wake-ups
  * (stop, drain, reload). Everything a request touches runs on this thread. */
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -98,6 +100,30 @@ fail:
         close(fd);
     freeaddrinfo(ai);
     return -1;
+}
+
+int server_bound_addr(int fd, char *out, size_t outlen)
+{
+    struct sockaddr_storage a;
+    socklen_t               len = sizeof(a);
+    char                    ip[INET6_ADDRSTRLEN];
+
+    if (getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    if (a.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&a;
+        if (!inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip)))
+            return -1;
+        snprintf(out, outlen, "[%s]:%u", ip, (unsigned)ntohs(a6->sin6_port));
+    } else if (a.ss_family == AF_INET) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&a;
+        if (!inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip)))
+            return -1;
+        snprintf(out, outlen, "%s:%u", ip, (unsigned)ntohs(a4->sin_port));
+    } else {
+        return -1;
+    }
+    return 0;
 }
 
 int worker_start(struct bff_worker *w)

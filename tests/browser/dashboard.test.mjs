@@ -1,6 +1,6 @@
 // tests/browser/dashboard.test.mjs — bff-web's dashboard in headless Chromium.
 //
-// run.sh starts shop-services and bff-web on free ports and passes:
+// run.sh starts shop-services and bff-web on port 0 (read from their lines) and passes:
 //   PORTICO_WEB      http://127.0.0.1:PORT of bff-web (serves the page and the API)
 //   PORTICO_CONTROL  http://127.0.0.1:PORT of the shop's control port (faults)
 //   PORTICO_TOKEN    a support agent's token

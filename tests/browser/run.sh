@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/browser/run.sh — the dashboard's browser test, as a meson test.
 #
-# Starts shop-services and bff-web on free loopback ports, mints a support
+# Starts shop-services and bff-web on loopback ports they choose (port 0,
+# read back from their ready/listening lines), mints a support
 # token, runs dashboard.test.mjs (playwright-core driving Debian's
 # /usr/bin/chromium), and stops everything it started. Fails — never skips —
 # when Chromium or node_modules are missing: scripts/install-deps.sh installs
@@ -36,9 +37,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 wait_for() { # url
   for _ in $(seq 1 500); do
     curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
@@ -46,22 +44,41 @@ wait_for() { # url
   done
   fail "$1 did not answer"
 }
+# The first line of log $1 holding $2, once written (10 s at most, and not
+# after process $3 exits). The servers start on port 0 and name the ports
+# they got in that line, so that no other process can take them meanwhile.
+wait_line() { # log pattern pid
+  local line
+  for _ in $(seq 1 500); do
+    line=$(grep -m1 -F -- "$2" "$1" 2>/dev/null) && { printf '%s\n' "$line"; return 0; }
+    kill -0 "$3" 2>/dev/null || fail "$1: the process exited before '$2'"
+    sleep 0.02
+  done
+  fail "$1: no '$2' within 10 s"
+}
+port_of() { # line key: the port of key=HOST:PORT or "key":"HOST:PORT"
+  sed -n -E "s/.*$2[=:]\"?[^ \"]*:([0-9]+).*/\1/p" <<< "$1"
+}
 
-users=$(free_port); orders=$(free_port); inventory=$(free_port); control=$(free_port)
-web=$(free_port); admin=$(free_port)
-
-"$build/demo/shop-services" --users-port "$users" --orders-port "$orders" \
-  --inventory-port "$inventory" --control-port "$control" > "$tmp/shop-services.log" 2>&1 &
+"$build/demo/shop-services" --users-port 0 --orders-port 0 --inventory-port 0 \
+  --control-port 0 > "$tmp/shop-services.log" 2>&1 &
 pids+=($!)
+ready=$(wait_line "$tmp/shop-services.log" "shop-services: ready " $!)
+users=$(port_of "$ready" users); orders=$(port_of "$ready" orders)
+inventory=$(port_of "$ready" inventory); control=$(port_of "$ready" control)
+[ -n "$users" ] && [ -n "$orders" ] && [ -n "$inventory" ] && [ -n "$control" ] ||
+  fail "cannot read the ports of: $ready"
 wait_for "http://127.0.0.1:$control/healthz"
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key.pem" 2>/dev/null
 "$build/demo/bff-token" --jwks --key "$tmp/key.pem" --kid browser > "$tmp/jwks.json"
 token=$("$build/demo/bff-token" --key "$tmp/key.pem" --kid browser --sub 9001 --roles support)
 
-cat > "$tmp/bff-web.yaml" <<EOF
-listen: 127.0.0.1:$web
-admin_listen: 127.0.0.1:$admin
+# $1: the origin the page is served from (known once bff-web listens)
+config() {
+  cat > "$tmp/bff-web.yaml.new" <<EOF
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
 workers: 2
 services:
   users:     { url: "http://127.0.0.1:$users", timeout: 800ms }
@@ -72,7 +89,7 @@ auth:
     jwks_file: $tmp/jwks.json
     algorithms: [ES256]
 cors:
-  origins: [http://127.0.0.1:$web]
+  origins: [$1]
 routes:
   - path: /api/orders/{id}
     handler: order_details
@@ -88,9 +105,19 @@ routes:
     static: $src/bff-web/www
     auth: none
 EOF
+  mv "$tmp/bff-web.yaml.new" "$tmp/bff-web.yaml"
+}
+config http://127.0.0.1:1
 "$build/bff-web/bff-web" --config "$tmp/bff-web.yaml" > "$tmp/bff-web.log" 2>&1 &
 pids+=($!)
+line=$(wait_line "$tmp/bff-web.log" '"msg":"listening"' $!)
+web=$(port_of "$line" '"listen"'); admin=$(port_of "$line" '"admin"')
+[ -n "$web" ] && [ -n "$admin" ] || fail "cannot read the ports of: $line"
 wait_for "http://127.0.0.1:$admin/readyz"
+# now the page's origin is known: into cors, by a reload (the ports stay)
+config "http://127.0.0.1:$web"
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:$admin/admin/reload" ||
+  fail "the reload with the page's origin was refused"
 
 PORTICO_WEB="http://127.0.0.1:$web" PORTICO_CONTROL="http://127.0.0.1:$control" \
 PORTICO_TOKEN="$token" PORTICO_TMP="$tmp" \

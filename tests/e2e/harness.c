@@ -1,4 +1,5 @@
-/* tests/e2e/harness.c — start real binaries on free loopback ports, talk HTTP */
+/* tests/e2e/harness.c — start real binaries on loopback ports they pick
+ * themselves (port 0, read back from their logs), talk HTTP */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,7 +12,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -19,21 +22,32 @@
 
 #include "harness.h"
 
-int h_free_port(void)
+int h_port_hold(struct h_port *hp)
 {
     struct sockaddr_in a = {0};
     socklen_t          len = sizeof(a);
-    int                fd = socket(AF_INET, SOCK_STREAM, 0);
+    int                one = 1;
+
+    hp->port = -1;
+    hp->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
+    if (hp->fd < 0 ||
+        setsockopt(hp->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(hp->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(hp->fd, (struct sockaddr *)&a, &len) != 0) {
+        h_port_release(hp);
         return -1;
     }
-    close(fd);
-    return ntohs(a.sin_port);
+    hp->port = ntohs(a.sin_port);
+    return 0;
+}
+
+void h_port_release(struct h_port *hp)
+{
+    if (hp->fd >= 0)
+        close(hp->fd);
+    hp->fd = -1;
 }
 
 const char *h_tmpdir(void)
@@ -83,8 +97,10 @@ const char *h_bin(const char *rel)
 
 int h_spawn(struct h_proc *p, const char *name, char *const argv[], const char *logdir)
 {
+    struct stat st;
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->log, sizeof(p->log), "%s/%s.log", logdir, name);
+    p->log_from = stat(p->log, &st) == 0 ? (long)st.st_size : 0;
     p->pid = fork();
     if (p->pid < 0)
         return -1;
@@ -227,6 +243,168 @@ void h_resp_free(struct h_resp *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* Reaps @p when it has exited. Returns 1 then, else 0. */
+static int exited(struct h_proc *p)
+{
+    int status;
+    if (p->pid <= 0)
+        return 1;
+    if (waitpid(p->pid, &status, WNOHANG) != p->pid)
+        return 0;
+    p->pid = 0;
+    return 1;
+}
+
+/* Copies the first complete line of @p's log since its start that holds
+ * @needle into @line. Returns 1 when found. */
+static int find_line(const struct h_proc *p, const char *needle, char *line, size_t cap)
+{
+    FILE *f = fopen(p->log, "r");
+    char  buf[8192];
+    int   found = 0;
+    if (!f)
+        return 0;
+    if (fseek(f, p->log_from, SEEK_SET) == 0)
+        while (!found && fgets(buf, sizeof(buf), f)) {
+            size_t n = strlen(buf);
+            if (n == 0 || buf[n - 1] != '\n')
+                break; /* still being written (or longer than ours) */
+            if (strstr(buf, needle)) {
+                buf[n - 1] = '\0';
+                snprintf(line, cap, "%s", buf);
+                found = 1;
+            }
+        }
+    fclose(f);
+    return found;
+}
+
+int h_wait_log(struct h_proc *p, const char *needle, char *line, size_t cap,
+               int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (find_line(p, needle, line, cap))
+            return 0;
+        if (exited(p)) /* it may have written the line and gone since */
+            return find_line(p, needle, line, cap) ? 0 : -1;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "harness: no line with '%s' from %s in %d ms (%s)\n", needle,
+            p->name, timeout_ms, p->log);
+    return -1;
+}
+
+/* The inodes of TCP sockets listening on @port (IPv4 and IPv6), up to
+ * @cap of them. Returns how many. */
+static int listening_inodes(int port, unsigned long *ino, int cap)
+{
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    int                      n = 0;
+    for (int t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "r");
+        char  row[512];
+        if (!f)
+            continue;
+        while (n < cap && fgets(row, sizeof(row), f)) {
+            char          local[64];
+            unsigned      state;
+            unsigned long inode;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(row, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &state,
+                       &inode) != 3 ||
+                state != 0x0A) /* TCP_LISTEN */
+                continue;
+            const char *c = strrchr(local, ':');
+            if (c && strtol(c + 1, NULL, 16) == port)
+                ino[n++] = inode;
+        }
+        fclose(f);
+    }
+    return n;
+}
+
+int h_listen_sockets(pid_t pid, int port)
+{
+    unsigned long  ino[64];
+    int            n = listening_inodes(port, ino, 64);
+    char           path[64];
+    DIR           *d;
+    struct dirent *e;
+    int            found = 0;
+    if (n == 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    if (!(d = opendir(path)))
+        return 0;
+    while ((e = readdir(d))) {
+        char link[128], fd[320];
+        snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
+        ssize_t l = readlink(fd, link, sizeof(link) - 1);
+        if (l <= 0)
+            continue;
+        link[l] = '\0';
+        unsigned long inode;
+        if (sscanf(link, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (int i = 0; i < n; i++)
+            if (ino[i] == inode) {
+                found++;
+                break;
+            }
+    }
+    closedir(d);
+    return found;
+}
+
+int h_listens(pid_t pid, int port)
+{
+    return h_listen_sockets(pid, port) > 0;
+}
+
+int h_spawn_listening(struct h_proc *p, const char *name, char *const argv[],
+                      const char *logdir, int port)
+{
+    if (h_spawn(p, name, argv, logdir) != 0)
+        return -1;
+    for (int waited = 0; waited <= 20000; waited += 10) {
+        if (h_listens(p->pid, port))
+            return 0;
+        if (exited(p))
+            return 1;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "harness: %s does not listen on %d (%s)\n", name, port, p->log);
+    h_stop(p);
+    return -1;
+}
+
+int h_spawn_on_port(struct h_proc *p, const char *name, const char *logdir,
+                    char *const *(*argv_for)(int port, void *ud), void *ud,
+                    struct h_port *hold)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct h_port hp;
+        if (h_port_hold(&hp) != 0)
+            return -1;
+        int rc = h_spawn_listening(p, name, argv_for(hp.port, ud), logdir, hp.port);
+        if (rc == 0) {
+            if (hold)
+                *hold = hp;
+            else
+                h_port_release(&hp);
+            return hp.port;
+        }
+        h_port_release(&hp);
+        if (rc < 0)
+            return -1;
+        fprintf(stderr, "harness: %s exited before listening on %d; another port\n",
+                name, hp.port);
+    }
+    return -1;
+}
+
 int h_wait_status(const char *url, long want, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 20) {
@@ -262,40 +440,63 @@ char *h_run(const char *cmd)
     return b.p ? b.p : strdup("");
 }
 
+/* The port of "KEY=HOST:PORT" in @line, or -1. */
+static int port_of(const char *line, const char *key)
+{
+    const char *v = strstr(line, key);
+    if (!v)
+        return -1;
+    v += strlen(key);
+    size_t      n = strcspn(v, " \"");
+    const char *c = NULL;
+    for (const char *q = v; q < v + n; q++)
+        if (*q == ':')
+            c = q;
+    long port = c ? strtol(c + 1, NULL, 10) : -1;
+    return port > 0 && port < 65536 ? (int)port : -1;
+}
+
+int h_shop_spawn(struct h_shop *s, const char *dir, const char *name,
+                 char *const extra[])
+{
+    char   line[1024];
+    char  *argv[32] = {(char *)h_bin("demo/shop-services"),
+                       "--users-port",
+                       "0",
+                       "--orders-port",
+                       "0",
+                       "--inventory-port",
+                       "0",
+                       "--control-port",
+                       "0"};
+    size_t n = 9;
+    for (size_t i = 0; extra && extra[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    if (h_spawn(&s->proc, name, argv, dir) != 0)
+        return -1;
+    if (h_wait_log(&s->proc, "shop-services: ready ", line, sizeof(line), 20000) != 0)
+        return -1;
+    s->users = port_of(line, " users=");
+    s->orders = port_of(line, " orders=");
+    s->inventory = port_of(line, " inventory=");
+    s->control = port_of(line, " control=");
+    if (s->users < 0 || s->orders < 0 || s->inventory < 0 || s->control < 0) {
+        fprintf(stderr, "harness: cannot read the ports of '%s'\n", line);
+        return -1;
+    }
+    return 0;
+}
+
 int h_shop_start(struct h_shop *s, const char *dir, const char *signing_key_file)
 {
-    char u[16], o[16], i[16], c[16], url[128];
-    s->users = h_free_port();
-    s->orders = h_free_port();
-    s->inventory = h_free_port();
-    s->control = h_free_port();
-    snprintf(u, sizeof(u), "%d", s->users);
-    snprintf(o, sizeof(o), "%d", s->orders);
-    snprintf(i, sizeof(i), "%d", s->inventory);
-    snprintf(c, sizeof(c), "%d", s->control);
-    char *argv[16] = {(char *)h_bin("demo/shop-services"),
-                      "--users-port",
-                      u,
-                      "--orders-port",
-                      o,
-                      "--inventory-port",
-                      i,
-                      "--control-port",
-                      c,
-                      NULL,
-                      NULL,
-                      NULL};
-    if (signing_key_file) {
-        argv[9] = "--signing-key";
-        argv[10] = (char *)signing_key_file;
-    }
-    if (h_spawn(&s->proc, "shop-services", argv, dir) != 0)
+    char  url[128];
+    char *extra[] = {"--signing-key", (char *)signing_key_file, NULL};
+    if (h_shop_spawn(s, dir, "shop-services", signing_key_file ? extra : NULL) != 0)
         return -1;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", s->control);
-    if (h_wait_status(url, 200, 10000) != 0)
-        return -1;
-    const int ports[3] = {s->users, s->orders, s->inventory};
-    for (int k = 0; k < 3; k++) {
+    /* listening since the ready line: these answer at once */
+    const int ports[4] = {s->control, s->users, s->orders, s->inventory};
+    for (int k = 0; k < 4; k++) {
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", ports[k]);
         if (h_wait_status(url, 200, 10000) != 0)
             return -1;
@@ -330,20 +531,35 @@ long h_shop_requests(struct h_shop *s, const char *service)
     return n;
 }
 
+int h_bff_ports(struct h_proc *p, int *port, int *admin, int timeout_ms)
+{
+    char line[1024];
+    if (h_wait_log(p, "\"msg\":\"listening\"", line, sizeof(line), timeout_ms) != 0)
+        return -1;
+    *port = port_of(line, "\"listen\":\"");
+    *admin = strstr(line, "\"admin\":null") ? 0 : port_of(line, "\"admin\":\"");
+    if (*port < 0 || *admin < 0) {
+        fprintf(stderr, "harness: cannot read the ports of '%s'\n", line);
+        return -1;
+    }
+    return 0;
+}
+
 int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *yaml,
                 const struct h_shop *shop)
 {
-    char text[16384], url[128], name[64];
-    b->port = h_free_port();
-    b->admin = h_free_port();
+    static unsigned seq;
+    char            text[16384], url[128], name[96];
+    const char     *base = strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    /* the config template is the test's own string, with %1$d … %5$d */
-    snprintf(text, sizeof(text), yaml, b->port, b->admin, shop ? shop->users : 1,
+    /* the config template is the test's own string, with %1$d … %5$d;
+     * listen and admin_listen on port 0 */
+    snprintf(text, sizeof(text), yaml, 0, 0, shop ? shop->users : 1,
              shop ? shop->orders : 1, shop ? shop->inventory : 1);
 #pragma GCC diagnostic pop
-    snprintf(name, sizeof(name), "%s-%d.yaml",
-             strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin, b->port);
+    /* unique in the folder, also across Check's forked tests */
+    snprintf(name, sizeof(name), "%s-%d-%u", base, (int)getpid(), ++seq);
     /* "@DIR@" in the template stands for the test's folder */
     char   final[20000];
     size_t o = 0;
@@ -356,15 +572,20 @@ int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *y
         }
     }
     final[o] = '\0';
-    char *p = h_write(dir, name, final);
+    char yname[128];
+    snprintf(yname, sizeof(yname), "%s.yaml", name);
+    char *p = h_write(dir, yname, final);
     if (!p)
         return -1;
     snprintf(b->config, sizeof(b->config), "%s", p);
     char *argv[] = {(char *)h_bin(bin), "--config", b->config, NULL};
-    snprintf(name, sizeof(name), "%s-%d",
-             strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin, b->port);
+    b->port = b->admin = 0;
     if (h_spawn(&b->proc, name, argv, dir) != 0)
         return -1;
+    if (h_bff_ports(&b->proc, &b->port, &b->admin, 20000) != 0)
+        return -1;
+    if (!b->admin)
+        return 0;
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", b->admin);
     return h_wait_status(url, 200, 10000);
 }

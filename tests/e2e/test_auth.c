@@ -137,16 +137,33 @@ static void assert_401(const struct h_resp *r, const char *error, const char *de
     json_object_put(j);
 }
 
-/* Serves @dir on @port (0: a free one, into web_port). */
-static int web_start(int fixed)
+static char *const *web_argv(int port, void *ud)
 {
-    char port[16], u[128];
-    web_port = fixed ? fixed : h_free_port();
-    snprintf(port, sizeof(port), "%d", web_port);
-    char *argv[] = {"/usr/bin/python3", "-m",          "http.server", port, "--bind",
-                    "127.0.0.1",        "--directory", (char *)dir,   NULL};
-    if (h_spawn(&web, "jwks-server", argv, dir) != 0)
+    static char  p[16];
+    static char *argv[] = {
+        "/usr/bin/python3", "-m",          "http.server", p,   "--bind",
+        "127.0.0.1",        "--directory", NULL,          NULL};
+    (void)ud;
+    snprintf(p, sizeof(p), "%d", port);
+    argv[7] = (char *)dir;
+    return argv;
+}
+
+/* Serves @dir over HTTP: on port @held->port when @held is given (held by
+ * this process until then), else on a port of its own, into web_port. */
+static int web_start(struct h_port *held)
+{
+    char u[128];
+    if (held) {
+        web_port = held->port;
+        if (h_spawn_listening(&web, "jwks-server", web_argv(web_port, NULL), dir,
+                              web_port) != 0)
+            return -1;
+        h_port_release(held); /* the server has it now */
+    } else if ((web_port = h_spawn_on_port(&web, "jwks-server", dir, web_argv, NULL,
+                                           NULL)) < 0) {
         return -1;
+    }
     snprintf(u, sizeof(u), "http://127.0.0.1:%d/jwks.json", web_port);
     return h_wait_status(u, 200, 10000);
 }
@@ -642,7 +659,7 @@ static void url_fixture(const char *refresh)
     k2_jwk = jwk_of(k2, "k2", NULL);
     k3_jwk = jwk_of(k3, "k3", NULL);
     write_jwks(k1_jwk, NULL);
-    ck_assert_int_eq(web_start(0), 0);
+    ck_assert_int_eq(web_start(NULL), 0);
     ck_assert_int_eq(h_shop_start(&shop, dir, NULL), 0);
     /* %6$s is ours; h_bff_start fills %1$d .. %5$d */
     const char *t = with_web_port(url_yaml);
@@ -741,10 +758,11 @@ START_TEST(a_reload_to_an_unreachable_url_is_refused)
     char *t1 = mint(k1, "k1", "--sub 4412");
     /* point the config at a port nobody listens on */
     char cmd[1024];
-    int  dead = h_free_port();
+    struct h_port dead; /* held, never listening: refused */
+    ck_assert_int_eq(h_port_hold(&dead), 0);
     snprintf(cmd, sizeof(cmd),
              "sed -i 's|127.0.0.1:%d/jwks.json|127.0.0.1:%d/jwks.json|' '%s'", web_port,
-             dead, bff.config);
+             dead.port, bff.config);
     ck_assert_int_eq(system(cmd), 0);
     char          u[128];
     struct h_resp r;
@@ -754,6 +772,7 @@ START_TEST(a_reload_to_an_unreachable_url_is_refused)
     ck_assert_ptr_nonnull(strstr(r.body, "jwks_url"));
     h_resp_free(&r);
     ck_assert_int_eq(poll_status("/req/echo", bearer(t1), 200, 0), 200);
+    h_port_release(&dead);
     free(t1);
 }
 END_TEST
@@ -830,22 +849,24 @@ START_TEST(not_ready_until_the_first_fetch)
     ck_assert_ptr_nonnull(dir);
     gen_key("ec", "k1.pem", k1, sizeof(k1));
     char *jwk = jwk_of(k1, "k1", NULL);
-    web_port = h_free_port(); /* nobody listens yet */
-    int port = h_free_port(), admin = h_free_port();
+    struct h_port idp; /* held by us, nobody listens yet: refused */
+    ck_assert_int_eq(h_port_hold(&idp), 0);
+    web_port = idp.port;
+    int port = 0;
     snprintf(
         yaml, sizeof(yaml),
-        "listen: 127.0.0.1:%d\nadmin_listen: 127.0.0.1:%d\nworkers: 1\n"
+        "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nworkers: 1\n"
         "auth:\n  jwt:\n    jwks_url: http://127.0.0.1:%d/jwks.json\n"
         "    algorithms: [ES256]\n"
         "routes:\n  - { path: /req, service: \"http://127.0.0.1:1\", auth: required }\n"
         "  - { path: /open, service: \"http://127.0.0.1:1\" }\n",
-        port, admin, web_port);
+        web_port);
     snprintf(cfg, sizeof(cfg), "%s", h_write(dir, "late.yaml", yaml));
     char *argv[] = {(char *)h_bin("bff-mobile/bff-mobile"), "--config", cfg, NULL};
     ck_assert_int_eq(h_spawn(&bff.proc, "bff-late", argv, dir), 0);
-    bff.admin = admin;
+    ck_assert_int_eq(h_bff_ports(&bff.proc, &port, &bff.admin, 20000), 0);
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-    snprintf(u, sizeof(u), "http://127.0.0.1:%d/readyz", admin);
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/readyz", bff.admin);
     ck_assert_int_eq(h_wait_status(u, 503, 15000), 0);
     long         st = 0;
     json_object *j = admin_json("/readyz", &st);
@@ -863,7 +884,7 @@ START_TEST(not_ready_until_the_first_fetch)
 
     /* the identity provider comes up: the retries (1 s, 2 s, ...) find it */
     write_jwks(jwk, NULL);
-    ck_assert_int_eq(web_start(web_port), 0);
+    ck_assert_int_eq(web_start(&idp), 0);
     ck_assert_int_eq(h_wait_status(u, 200, 10000), 0);
     get("/req/x", bearer(t1), NULL, &r);
     ck_assert_int_eq(r.status, 502); /* past auth: the service is dead */

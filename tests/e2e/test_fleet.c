@@ -111,26 +111,46 @@ static int redis_ping(int port)
     return ok;
 }
 
-/* Starts bff-mobile with config @path on fresh ports given by the environment. */
+/* Starts bff-mobile with config @path; the environment gives it port 0 for
+ * both listeners (the file stays the same), its line the ports it got. */
 static int inst_start(struct inst *in, const char *path, const char *name)
 {
-    char l[64], ad[64], ready[128];
-    in->port = h_free_port();
-    in->admin = h_free_port();
+    char ready[128];
     snprintf(in->config, sizeof(in->config), "%s", path);
-    snprintf(l, sizeof(l), "127.0.0.1:%d", in->port);
-    snprintf(ad, sizeof(ad), "127.0.0.1:%d", in->admin);
-    setenv("BFF_LISTEN", l, 1);
-    setenv("BFF_ADMIN_LISTEN", ad, 1);
+    setenv("BFF_LISTEN", "127.0.0.1:0", 1);
+    setenv("BFF_ADMIN_LISTEN", "127.0.0.1:0", 1);
     char *argv[] = {(char *)h_bin("bff-mobile/bff-mobile"), "--config", in->config,
                     NULL};
     int   rc = h_spawn(&in->proc, name, argv, dir);
     unsetenv("BFF_LISTEN");
     unsetenv("BFF_ADMIN_LISTEN");
-    if (rc != 0)
+    if (rc != 0 || h_bff_ports(&in->proc, &in->port, &in->admin, 20000) != 0)
         return -1;
     snprintf(ready, sizeof(ready), "http://127.0.0.1:%d/readyz", in->admin);
     return h_wait_status(ready, 200, 10000);
+}
+
+static char *const *redis_argv(int port, void *ud)
+{
+    static char  p[16];
+    static char *argv[] = {
+        "/usr/bin/redis-server", "--port", p,   "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     NULL};
+    (void)ud;
+    snprintf(p, sizeof(p), "%d", port);
+    return argv;
+}
+
+/* haproxy's config for frontend port @port (the backends are a and b). */
+static char *const *haproxy_argv(int port, void *ud)
+{
+    static char  path[512];
+    static char *argv[] = {"/usr/sbin/haproxy", "-f", path, "-db", NULL};
+    (void)ud;
+    char *cfg =
+        render("haproxy.cfg", haproxy_cfg, port, a.port, a.admin, b.port, b.admin);
+    snprintf(path, sizeof(path), "%s", cfg ? cfg : "/nonexistent");
+    return argv;
 }
 
 static char *admin_get(const struct inst *in, const char *path)
@@ -170,13 +190,8 @@ static void setup(void)
     ck_assert_ptr_nonnull(dir);
     ck_assert_int_eq(h_shop_start(&shop, dir, NULL), 0);
 
-    char port[16];
-    redis_port = h_free_port();
-    snprintf(port, sizeof(port), "%d", redis_port);
-    char *rargv[] = {
-        "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",          "no",     NULL};
-    ck_assert_int_eq(h_spawn(&redis, "redis-server", rargv, dir), 0);
+    redis_port = h_spawn_on_port(&redis, "redis-server", dir, redis_argv, NULL, NULL);
+    ck_assert_msg(redis_port > 0, "redis-server did not start");
     int up = 0;
     for (int i = 0; i < 500 && !up; i++)
         if (!(up = redis_ping(redis_port)))
@@ -193,12 +208,8 @@ static void setup(void)
     snprintf(path, sizeof(path), "%s", cfg);
     ck_assert_int_eq(inst_start(&b, path, "bff-b"), 0);
 
-    fe_port = h_free_port();
-    cfg = render("haproxy.cfg", haproxy_cfg, fe_port, a.port, a.admin, b.port, b.admin);
-    ck_assert_ptr_nonnull(cfg);
-    snprintf(path, sizeof(path), "%s", cfg);
-    char *hargv[] = {"/usr/sbin/haproxy", "-f", path, "-db", NULL};
-    ck_assert_int_eq(h_spawn(&haproxy, "haproxy", hargv, dir), 0);
+    fe_port = h_spawn_on_port(&haproxy, "haproxy", dir, haproxy_argv, NULL, NULL);
+    ck_assert_msg(fe_port > 0, "haproxy did not start");
     ck_assert_int_eq(h_wait_status(url(fe_port, "/inventory/SKU-1"), 200, 10000), 0);
     /* both servers in rotation: each has answered through haproxy */
     int both = 0;

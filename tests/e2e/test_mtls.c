@@ -73,37 +73,14 @@ static int make_certs(void)
 
 static int shop_start_tls(void)
 {
-    char u[16], o[16], i[16], c[16], url[128], cert[512], key[512], ca[512];
-    shop.users = h_free_port();
-    shop.orders = h_free_port();
-    shop.inventory = h_free_port();
-    shop.control = h_free_port();
-    snprintf(u, sizeof(u), "%d", shop.users);
-    snprintf(o, sizeof(o), "%d", shop.orders);
-    snprintf(i, sizeof(i), "%d", shop.inventory);
-    snprintf(c, sizeof(c), "%d", shop.control);
+    char url[128], cert[512], key[512], ca[512];
     snprintf(cert, sizeof(cert), "%s/server.crt", dir);
     snprintf(key, sizeof(key), "%s/server.key", dir);
     snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-    char *argv[] = {(char *)h_bin("demo/shop-services"),
-                    "--users-port",
-                    u,
-                    "--orders-port",
-                    o,
-                    "--inventory-port",
-                    i,
-                    "--control-port",
-                    c,
-                    "--tls-cert",
-                    cert,
-                    "--tls-key",
-                    key,
-                    "--tls-client-ca",
-                    ca,
-                    NULL};
-    if (h_spawn(&shop.proc, "shop-services-tls", argv, dir) != 0)
+    char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca, NULL};
+    if (h_shop_spawn(&shop, dir, "shop-services-tls", extra) != 0)
         return -1;
-    /* the control port (plain HTTP) opens after the three service ports */
+    /* the ready line comes once all four listen; the control port is plain */
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", shop.control);
     return h_wait_status(url, 200, 10000);
 }

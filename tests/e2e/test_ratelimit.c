@@ -503,7 +503,8 @@ END_TEST
 
 struct redis {
     struct h_proc proc;
-    int           port;
+    int           port; /* 0 until the first start */
+    struct h_port hold; /* the port, held across restarts */
 };
 
 static const char *redis_bin(void)
@@ -544,17 +545,31 @@ static int redis_ping(int port)
     return ok;
 }
 
+static char *const *redis_argv(int port, void *ud)
+{
+    static char  p[16];
+    static char *argv[] = {NULL, "--port",       p,    "--bind", "127.0.0.1", "--save",
+                           "",   "--appendonly", "no", NULL};
+    (void)ud;
+    argv[0] = (char *)redis_bin();
+    snprintf(p, sizeof(p), "%d", port);
+    return argv;
+}
+
+/* Starts Redis: the first time on a port of its own (held from then on),
+ * again after redis_stop_keeping_port on the same port. */
 static void redis_start(struct redis *rd)
 {
-    char  port[16], name[32];
-    char *argv[] = {
-        (char *)redis_bin(), "--port", port, "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",      "no",     NULL};
-    if (!rd->port)
-        rd->port = h_free_port();
-    snprintf(port, sizeof(port), "%d", rd->port);
-    snprintf(name, sizeof(name), "redis-%d", rd->port);
-    ck_assert_int_eq(h_spawn(&rd->proc, name, argv, dir), 0);
+    char name[32];
+    snprintf(name, sizeof(name), "redis-%d", (int)getpid());
+    if (!rd->port) {
+        rd->port = h_spawn_on_port(&rd->proc, name, dir, redis_argv, NULL, &rd->hold);
+        ck_assert_msg(rd->port > 0, "redis-server did not start");
+    } else {
+        ck_assert_int_eq(h_spawn_listening(&rd->proc, name, redis_argv(rd->port, NULL),
+                                           dir, rd->port),
+                         0);
+    }
     for (int i = 0; i < 500 && !redis_ping(rd->port); i++) { /* bounded: 10 s */
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -562,9 +577,17 @@ static void redis_start(struct redis *rd)
     ck_assert_msg(redis_ping(rd->port), "redis-server did not answer PING");
 }
 
+/* Stops Redis; its port stays ours for redis_start to come back on. */
+static void redis_stop_keeping_port(struct redis *rd)
+{
+    h_stop(&rd->proc);
+}
+
 static void redis_stop(struct redis *rd)
 {
     h_stop(&rd->proc);
+    if (rd->port)
+        h_port_release(&rd->hold);
 }
 
 static char redis_yaml[4096];
@@ -758,7 +781,7 @@ static void redis_goes_away_and_comes_back(int deny)
     h.deny = deny;
     ck_assert_int_eq(pthread_create(&th, NULL, hammer_main, &h), 0);
     wait_until(&h.bursts, 1, "a first burst");
-    redis_stop(&rd); /* mid-run */
+    redis_stop_keeping_port(&rd); /* mid-run */
     wait_until(&h.store_errors, 40, "on_store_error answers");
     atomic_store(&h.stop, 1);
     pthread_join(th, NULL);

@@ -853,14 +853,28 @@ START_TEST(err_bad_listen)
                "t.yaml:1:9: listen \"example.com:80\": host must be an IPv4 address, "
                "localhost or [IPv6]");
     expect_err("listen: 127.0.0.1:70000\n" ROUTE,
-               "t.yaml:1:9: listen \"127.0.0.1:70000\": port must be a number from 1 "
-               "to 65535");
+               "t.yaml:1:9: listen \"127.0.0.1:70000\": port must be a number from 0 "
+               "to 65535 (0: any free port)");
     expect_err("listen: \"::1:80\"\n" ROUTE,
                "t.yaml:1:9: listen \"::1:80\": write IPv6 addresses in brackets, like "
                "[::1]:8080");
     expect_err("admin_listen: 127.0.0.1:8080\n" ROUTE,
                "t.yaml:1:15: admin_listen \"127.0.0.1:8080\": must differ from "
                "listen; the admin endpoints never share the public port");
+}
+END_TEST
+
+/* Port 0 is any free port: on both listeners, never "the same socket". */
+START_TEST(listen_port_zero)
+{
+    struct bff_config *c = expect_ok("listen: 127.0.0.1:0\n"
+                                     "admin_listen: 127.0.0.1:0\n" ROUTE);
+    ck_assert_str_eq(c->listen, "127.0.0.1:0");
+    ck_assert_str_eq(c->admin_listen, "127.0.0.1:0");
+    bff_config_free(c);
+    c = expect_ok("listen: \"[::1]:0\"\nadmin_listen: localhost:0\n" ROUTE);
+    ck_assert_str_eq(c->listen, "[::1]:0");
+    bff_config_free(c);
 }
 END_TEST
 
@@ -1101,6 +1115,7 @@ static Suite *config_suite(void)
     tcase_add_test(ok, defaults);
     tcase_add_test(ok, route_defaults);
     tcase_add_test(ok, all_keys);
+    tcase_add_test(ok, listen_port_zero);
     tcase_add_test(ok, literal_urls_dedup);
     tcase_add_test(ok, load_file);
     suite_add_tcase(s, ok);
