@@ -8,7 +8,8 @@
 #     (ExecReload's kill) and systemd-sysusers (the postinst makes the user);
 #   - every file under /etc as a conffile (the two configs), md5sums of the
 #     rest, packaging/debian/{postinst,prerm,postrm} as maintainer scripts,
-#     the copyright file; root:root ownership (dpkg-deb --root-owner-group).
+#     the copyright file, man pages gzipped; root:root ownership
+#     (dpkg-deb --root-owner-group).
 # The version is meson.build's. Prints the .deb's path last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,7 @@ for b in "${bins[@]}"; do
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/$b"
 done
 install -D -m 0644 packaging/debian/copyright "$stage/usr/share/doc/portico/copyright"
+gzip -9n "$stage"/usr/share/man/man1/*.1 # as dh_compress
 
 version=$(meson introspect --projectinfo "$mb" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')

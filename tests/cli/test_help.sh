@@ -8,6 +8,7 @@
 #     `quoted other command`) is in the table
 #     and is accepted: `BIN --flag [ARG] --help` exits 0 with the help (the
 #     probe's own control: `BIN --no-such-flag --help` does not);
+#   - the man page (docs/man/NAME.1) documents exactly the table's options;
 #   - bff-mobile and bff-web print SPEC section 2's synopsis line exactly, and
 #     bff-token's --help names every flag of SPEC section 2's example;
 #   - the default config rule --help states: BFF_CONFIG, else the source
@@ -77,7 +78,19 @@ for row in "${bins[@]}"; do
   [ "$rc" = "$badrc" ] || fail "$name --no-such-flag: exit $rc, want $badrc"
   [ ! -s "$tmp/out" ] && grep -qi 'usage' "$tmp/err" || fail "$name --no-such-flag: no usage on stderr"
   ok
-  echo "$name: $(wc -l <"$tmp/table") options in the table, $(wc -l <"$tmp/named") named in --help, all accepted"
+  # the man page documents exactly the table's options (one .TP entry each)
+  man=$src/docs/man/$name.1
+  [ "$(head -1 "$man")" = '.so man1/bff-mobile.1' ] && man=$src/docs/man/bff-mobile.1
+  awk 'p && /^\.B/ { print $2 } { p = /^\.TP/ }' "$man" | sed 's/\\//g' | grep -- '^--' |
+    sed 's/^--//' | sort >"$tmp/man"
+  cut -d' ' -f1 "$tmp/table" | sort | diff - "$tmp/man" >"$tmp/mandiff" ||
+    fail "$man: OPTIONS differ from the getopt table (< table only, > page only): $(cat "$tmp/mandiff")"
+  if command -v groff >/dev/null; then
+    warn=$(groff -man -ww -z "$man" 2>&1)
+    [ -z "$warn" ] || fail "$man: groff warns: $warn"
+  fi
+  ok
+  echo "$name: $(wc -l <"$tmp/table") options in the table, $(wc -l <"$tmp/named") named in --help, all accepted, all in $(basename "$man")"
 done
 
 # SPEC section 2, verbatim

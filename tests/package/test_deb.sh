@@ -90,7 +90,9 @@ for f in ./usr/bin/bff-mobile ./usr/bin/bff-web ./usr/bin/bff-token ./usr/bin/bf
          ./etc/portico/bff-mobile.yaml ./etc/portico/bff-web.yaml \
          ./usr/lib/systemd/system/bff-mobile.service ./usr/lib/systemd/system/bff-web.service \
          ./usr/lib/sysusers.d/portico.conf ./usr/libexec/portico/init-secrets \
-         ./usr/share/portico/www/index.html ./usr/share/doc/portico/copyright; do
+         ./usr/share/portico/www/index.html ./usr/share/doc/portico/copyright \
+         ./usr/share/man/man1/bff-mobile.1.gz ./usr/share/man/man1/bff-web.1.gz \
+         ./usr/share/man/man1/bff-token.1.gz ./usr/share/man/man1/bff-fleet.1.gz; do
   grep -qxF "$f" "$tmp/contents" || fail "the package lacks $f"
 done
 if grep -E 'shop-services|/secrets|\.pem$|\.key$' "$tmp/contents"; then
