@@ -2,8 +2,13 @@
 # first (as root), then build. See README.md.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+# make install: where (PREFIX), the configs' folder (SYSCONFDIR: /etc, so
+# /etc/portico whatever the prefix), and a staging root (DESTDIR).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR ?=
 
-.PHONY: all deps build demo demo-fleet test test-asan clean
+.PHONY: all deps build demo demo-fleet test test-asan install deb clean
 
 all: build
 
@@ -26,6 +31,16 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 3
+
+# Reconfigures $(BUILD) for PREFIX and SYSCONFDIR first (a build folder made
+# before sysconfdir defaulted to /etc would say /usr/local/etc otherwise).
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
+
+# $(BUILD)/portico_VERSION_ARCH.deb, from a build of its own (prefix /usr).
+deb: deps
+	@scripts/make-deb.sh $(BUILD)
 
 demo: build
 	@scripts/demo.sh $(BUILD)

@@ -125,7 +125,14 @@ static void usage(FILE *f)
         "with the majority's sha256 (or with --expect, e.g. the sha256 that\n"
         "`bff-mobile --check-config` prints for the file you meant to deploy).\n"
         "\n"
-        "Exit: 0 all agree, 1 some disagree (named), 2 an instance is unreachable.\n");
+        "  --timeout MS     per instance: to connect, and for the whole answer\n"
+        "                   (default 3000)\n"
+        "  --expect SHA256  the sha256 every instance must run (64 hex digits);\n"
+        "                   default: the majority's\n"
+        "  --help           print this help and exit\n"
+        "\n"
+        "Exit: 0 all agree, 1 some disagree (named), 2 an instance is unreachable,\n"
+        "64 bad usage.\n");
 }
 
 int main(int argc, char **argv)

@@ -9,7 +9,9 @@ pkgs=(build-essential pkg-config meson ninja-build
       libyaml-dev zlib1g-dev libhiredis-dev check
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)
-      haproxy prometheus) # tests/e2e/test_fleet.c, make demo-fleet; promtool
+      haproxy prometheus  # tests/e2e/test_fleet.c, make demo-fleet; promtool
+      systemd fakeroot)   # make deb's test: the postinst's systemd-sysusers, systemd-analyze
+                          # verify; fakeroot when not root (dpkg-deb, dpkg-shlibdeps: build-essential)
 # Node.js for the JavaScript test helpers (tests/jwt-interop, tests/browser):
 # Debian 12's nodejs 18 and npm unless a node and npm are already on PATH.
 command -v node >/dev/null || pkgs+=(nodejs)

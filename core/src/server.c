@@ -25,8 +25,11 @@
 #include "metrics.h"
 #include "rl_store.h"
 
-#ifndef BFF_VERSION
+#ifndef BFF_VERSION /* meson passes project().version */
 #define BFF_VERSION "0.1.0"
+#endif
+#ifndef BFF_SYSCONFDIR /* meson passes its sysconfdir (default /etc) */
+#define BFF_SYSCONFDIR "/etc"
 #endif
 
 /* ---- snapshots ---------------------------------------------------------- */
@@ -994,12 +997,27 @@ struct bff_snapshot *server_current_snapshot(struct bff_server *srv)
     return current_snap(srv);
 }
 
+/* The installed default of @app's config: SYSCONFDIR/portico/ and the file
+ * name of app->default_config ("/etc/portico/bff-mobile.yaml"), in @buf. */
+static const char *installed_config(const struct bff_app *app, char *buf, size_t size)
+{
+    const char *base = strrchr(app->default_config, '/');
+    snprintf(buf, size, "%s/portico/%s", BFF_SYSCONFDIR,
+             base ? base + 1 : app->default_config);
+    return buf;
+}
+
 static void usage(const struct bff_app *app, FILE *f)
 {
+    char installed[512];
+    installed_config(app, installed, sizeof(installed));
     fprintf(f,
             "Usage: %s [--config FILE] [--check-config] [--version] [--help]\n"
             "\n"
-            "  --config FILE    the YAML config (default: %s, or $BFF_CONFIG)\n"
+            "  --config FILE    the YAML config. Default: $BFF_CONFIG when set, else\n"
+            "                   %s when that file exists (relative\n"
+            "                   to the working directory: the source tree), else\n"
+            "                   %s (installed)\n"
             "  --check-config   load and validate the config, print \"OK <sha256>\" and\n"
             "                   exit 0, or print every error as FILE:LINE:COL: message\n"
             "                   and exit 1\n"
@@ -1008,8 +1026,10 @@ static void usage(const struct bff_app *app, FILE *f)
             "\n"
             "Signals: SIGHUP reloads the config (a config that fails validation is\n"
             "rejected and the old one keeps serving); SIGTERM/SIGINT stop accepting,\n"
-            "finish in-flight requests (up to drain_timeout) and exit 0.\n",
-            app->name, app->default_config);
+            "finish in-flight requests (up to drain_timeout) and exit 0.\n"
+            "Exit status: 0 done, 1 a config that does not load or a listener that\n"
+            "does not start, 2 bad flags.\n",
+            app->name, app->default_config, installed);
 }
 
 int bff_main(const struct bff_app *app, int argc, char **argv)
@@ -1022,6 +1042,7 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char       *path = getenv("BFF_CONFIG");
+    char              installed[512];
     int               check = 0, opt;
     struct bff_server srv = {0};
     int               status = 1;
@@ -1032,8 +1053,16 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     mallopt(M_TOP_PAD, 0);
-    if (!path || !*path)
+    if (!path || !*path) {
+        /* the source tree's relative file, else the installed one; when
+         * neither is there, say so naming both */
         path = app->default_config;
+        if (access(path, F_OK) != 0) {
+            path = installed_config(app, installed, sizeof(installed));
+            if (access(path, F_OK) != 0)
+                path = NULL;
+        }
+    }
     while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
@@ -1047,6 +1076,14 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         fprintf(stderr, "%s: unexpected argument \"%s\"\n", app->name, argv[optind]);
         usage(app, stderr);
         return 2;
+    }
+    if (!path) {
+        fprintf(stderr,
+                "%s: no config: neither %s nor %s exists; pass --config FILE or set "
+                "BFF_CONFIG\n",
+                app->name, app->default_config,
+                installed_config(app, installed, sizeof(installed)));
+        return 1;
     }
 
     if (up_global_init() != 0) {

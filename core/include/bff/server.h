@@ -7,7 +7,10 @@
 
 struct bff_app {
     const char                *name;           /* "bff-mobile" */
-    const char                *default_config; /* "bff-mobile/bff-mobile.yaml" */
+    const char                *default_config; /* "bff-mobile/bff-mobile.yaml":
+                                                  used when it exists, else
+                                                  SYSCONFDIR/portico/ + its
+                                                  file name (installed) */
     const struct bff_endpoint *endpoints;
     size_t                     nendpoints;
     unsigned                   encode; /* BFF_ENCODE_* for every handler and
