@@ -1444,6 +1444,38 @@ static void cors(struct ctx *c, const yaml_node_t *n)
     }
 }
 
+/* tracing: the share of traces started here (a request without a valid
+ * traceparent) that are sampled. A plain decimal from 0 to 1: no sign,
+ * exponent, hex, inf or nan. */
+static void tracing(struct ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"sample_ratio", NULL};
+    yaml_node_t             *v[1];
+    char                     qb[QLEN];
+
+    if (getmap(c, n, "tracing", "in tracing", keys, v) || !v[0])
+        return;
+    const char *s = scalar(c, v[0], "sample_ratio");
+    if (!s)
+        return;
+    size_t ndig = 0, ndot = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            ndig++;
+        else if (*p == '.')
+            ndot++;
+        else
+            ndot = 2;
+    }
+    double d = ndig && ndot < 2 && strlen(s) <= 32 ? strtod(s, NULL) : -1;
+    if (d < 0 || d > 1) {
+        err(c, v[0], "sample_ratio %s: must be a number from 0 to 1 (like 0.1)",
+            q(qb, sizeof qb, s));
+        return;
+    }
+    c->cfg->tracing.sample_ratio = d;
+}
+
 /* ---- routes ----------------------------------------------------------- */
 
 /* Checks a route path: starts with '/', no '?', no empty segment, each
@@ -1806,7 +1838,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
 {
     static const char *const keys[] = {
         "listen",   "workers", "admin_listen", "drain_timeout", "access_log", "limits",
-        "services", "auth",    "rate_limit",   "cors",          "routes",     NULL};
+        "services", "auth",    "rate_limit",   "cors",          "tracing",    "routes",
+        NULL};
     enum {
         LISTEN,
         WORKERS,
@@ -1818,12 +1851,13 @@ static void top(struct ctx *c, const yaml_node_t *root)
         AUTH,
         RL,
         CORS,
+        TRACING,
         ROUTES
     };
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};
     struct bff_config *cfg = c->cfg;
-    yaml_node_t       *v[11], *w[4];
+    yaml_node_t       *v[12], *w[4];
 
     if (root->type != YAML_MAPPING_NODE) {
         err(c, root, "the config must be a mapping (key: value) at the top, got %s",
@@ -1867,6 +1901,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
         rate_limit(c, v[RL]);
     if (v[CORS])
         cors(c, v[CORS]);
+    if (v[TRACING])
+        tracing(c, v[TRACING]);
     /* last: routes refer to services and may add implicit ones */
     if (c->oom)
         return;
@@ -1894,6 +1930,7 @@ static void defaults(struct bff_config *cfg)
     cfg->rate_limit.store_timeout_ms = 50;
     cfg->rate_limit.max_keys = 100000;
     cfg->cors.max_age_ms = 600000;
+    cfg->tracing.sample_ratio = 1.0;
 }
 
 /* Fills the string defaults the file left unset. */

@@ -367,7 +367,39 @@ START_TEST(defaults)
     ck_assert_ptr_null(c->cors.origins);
     ck_assert_int_eq(c->cors.credentials, 0);
     ck_assert_uint_eq(c->cors.max_age_ms, 600000);
+    ck_assert(c->tracing.sample_ratio == 1.0);
     bff_config_free(c);
+}
+END_TEST
+
+/* tracing.sample_ratio: a plain decimal from 0 to 1. */
+START_TEST(tracing_sample_ratio)
+{
+    static const struct {
+        const char *text;
+        double      want;
+    } ok[] = {{"0", 0}, {"1", 1}, {"0.1", 0.1}, {"1.0", 1}, {".25", 0.25}, {"0.", 0}};
+    static const char *bad[] = {"1.5", "-0.1", "1e-1", "0x1", "nan", "inf", "0.1.2",
+                                ".", "10%", "+0.5"};
+    char yaml[256], want[256];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        snprintf(yaml, sizeof yaml, "tracing: { sample_ratio: \"%s\" }\n" ROUTE,
+                 ok[i].text);
+        struct bff_config *c = expect_ok(yaml);
+        ck_assert_msg(c->tracing.sample_ratio == ok[i].want, "%s", ok[i].text);
+        bff_config_free(c);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(yaml, sizeof yaml, ROUTE "tracing:\n  sample_ratio: %s\n", bad[i]);
+        snprintf(want, sizeof want,
+                 "t.yaml:5:17: sample_ratio \"%s\": must be a number from 0 to 1 "
+                 "(like 0.1)",
+                 bad[i]);
+        expect_err(yaml, want);
+    }
+    expect_err("tracing: { ratio: 0.5 }\n" ROUTE,
+               "t.yaml:1:12: unknown key \"ratio\" in tracing; expected sample_ratio");
 }
 END_TEST
 
@@ -571,7 +603,7 @@ START_TEST(err_unknown_key_top)
     expect_err(ROUTE "frobnicate: 1\n",
                "t.yaml:4:1: unknown key \"frobnicate\" at the top level; expected "
                "listen, workers, admin_listen, drain_timeout, access_log, limits, "
-               "services, auth, rate_limit, cors or routes");
+               "services, auth, rate_limit, cors, tracing or routes");
 }
 END_TEST
 
@@ -932,7 +964,7 @@ START_TEST(many_errors_one_pass)
     ck_assert_str_eq(d.msgs[4], "t.yaml:8:1: unknown key \"bogus\" at the top level; "
                                 "expected listen, workers, admin_listen, "
                                 "drain_timeout, access_log, limits, services, auth, "
-                                "rate_limit, cors or routes");
+                                "rate_limit, cors, tracing or routes");
     bff_diag_cleanup(&d);
 }
 END_TEST
@@ -1103,6 +1135,7 @@ static Suite *config_suite(void)
     tcase_add_test(ok, all_keys);
     tcase_add_test(ok, literal_urls_dedup);
     tcase_add_test(ok, load_file);
+    tcase_add_test(ok, tracing_sample_ratio);
     suite_add_tcase(s, ok);
 
     tcase_add_test(bad, err_unknown_key_top);

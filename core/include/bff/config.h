@@ -153,6 +153,10 @@ struct bff_config {
         uint32_t  max_age_ms;        /* default 600000 */
     } cors;
 
+    struct {
+        double    sample_ratio;      /* traces started here; default 1.0 */
+    } tracing;
+
     struct bff_route_conf *routes;
     size_t                 nroutes;
 };
