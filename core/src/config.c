@@ -1397,17 +1397,74 @@ static void rate_limit(struct ctx *c, const yaml_node_t *n)
         u32(c, v[4], "max_keys", &cfg->rate_limit.max_keys, 1, 100000000);
 }
 
+/* A request header a preflight may allow: an RFC 9110 token. */
+static int corsheadercheck(struct ctx *c, const yaml_node_t *n, const char *key,
+                           const char *s)
+{
+    char qb[QLEN];
+
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p))) {
+            err(c, n, "%s %s: a header name is a token (letters, digits, -, ...)",
+                key, q(qb, sizeof qb, s));
+            return -1;
+        }
+    return 0;
+}
+
+/* cors.headers joined by ", " (or the default list) for preflight answers;
+ * a name listed twice (in any case) is reported at its second place. */
+static void cors_headers(struct ctx *c, const yaml_node_t *n)
+{
+    struct bff_config *cfg = c->cfg;
+    size_t             len = 0;
+
+    if (n) {
+        strlist(c, n, "headers", 1, corsheadercheck, &cfg->cors.headers,
+                &cfg->cors.nheaders);
+        for (size_t i = 1; i < cfg->cors.nheaders; i++)
+            for (size_t j = 0; j < i; j++)
+                if (!strcasecmp(cfg->cors.headers[i], cfg->cors.headers[j])) {
+                    char qb[QLEN];
+                    err(c, n, "headers %s: listed twice",
+                        q(qb, sizeof qb, cfg->cors.headers[i]));
+                    break;
+                }
+    }
+    if (!cfg->cors.headers) {
+        cfg->cors.allow_headers = strdup(BFF_CORS_DEFAULT_HEADERS);
+        if (!cfg->cors.allow_headers)
+            c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < cfg->cors.nheaders; i++)
+        len += strlen(cfg->cors.headers[i]) + 2;
+    cfg->cors.allow_headers = calloc(1, len + 1);
+    if (!cfg->cors.allow_headers) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < cfg->cors.nheaders; i++) {
+        if (i)
+            strcat(cfg->cors.allow_headers, ", ");
+        strcat(cfg->cors.allow_headers, cfg->cors.headers[i]);
+    }
+}
+
 /* cors: origins are required once cors: is present; "*" never goes with
  * credentials, which browsers would refuse anyway. */
 static void cors(struct ctx *c, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"origins", "credentials", "max_age", NULL};
+    static const char *const keys[] = {"origins", "credentials", "max_age", "headers",
+                                       NULL};
     struct bff_config       *cfg = c->cfg;
-    yaml_node_t             *v[3];
+    yaml_node_t             *v[4];
     char                     qb[QLEN];
 
     if (getmap(c, n, "cors", "in cors", keys, v))
         return;
+    cors_headers(c, v[3]);
     if (v[1])
         boolean(c, v[1], "credentials", &cfg->cors.credentials);
     if (v[2])
@@ -2168,6 +2225,8 @@ void bff_config_free(struct bff_config *cfg)
     free(cfg->auth.internal_signing_key_file);
     free(cfg->rate_limit.store);
     strv_free(cfg->cors.origins);
+    strv_free(cfg->cors.headers);
+    free(cfg->cors.allow_headers);
     free(cfg->path);
     free(cfg->listen);
     free(cfg->admin_listen);

@@ -105,12 +105,14 @@ int policy_preflight(struct bff_request *r)
         req_problem(r, 403, "this method is not allowed on this route", NULL, 0);
         return 1;
     }
+    /* The allowed request headers are the configured list (cors.headers),
+     * never an echo of what was asked: a browser then refuses a request
+     * with any other header before it is sent. */
     struct bff_hdr h[4];
     size_t         n = 0;
     h[n++] = (struct bff_hdr){"Access-Control-Allow-Methods", acrm};
-    const char *acrh = req_header(r, "Access-Control-Request-Headers");
-    if (acrh)
-        h[n++] = (struct bff_hdr){"Access-Control-Allow-Headers", acrh};
+    h[n++] = (struct bff_hdr){"Access-Control-Allow-Headers",
+                              r->snap->cfg->cors.allow_headers};
     h[n++] = (struct bff_hdr){"Access-Control-Max-Age",
                               bff_arena_printf(&r->arena, "%u",
                                                r->snap->cfg->cors.max_age_ms / 1000)};
@@ -121,7 +123,7 @@ int policy_preflight(struct bff_request *r)
 size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_t cap)
 {
     size_t n = rl_response_headers(r, out, cap); /* RateLimit-Policy, RateLimit */
-    if (!r->snap->cfg->cors.origins || cap - n < 3)
+    if (!r->snap->cfg->cors.origins || cap - n < 5)
         return n;
     const char *origin = allowed_origin(r);
     out[n++] = (struct bff_hdr){"Vary", "Origin"};
@@ -130,6 +132,10 @@ size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_
     out[n++] = (struct bff_hdr){"Access-Control-Allow-Origin", origin};
     if (r->snap->cfg->cors.credentials)
         out[n++] = (struct bff_hdr){"Access-Control-Allow-Credentials", "true"};
+    /* what the page's JavaScript may read: response.headers.get() and the
+     * Resource Timing entries (Server-Timing among them) of this origin */
+    out[n++] = (struct bff_hdr){"Access-Control-Expose-Headers", BFF_CORS_EXPOSE_HEADERS};
+    out[n++] = (struct bff_hdr){"Timing-Allow-Origin", origin};
     return n;
 }
 

@@ -876,6 +876,29 @@ START_TEST(err_cors_star_credentials)
 }
 END_TEST
 
+START_TEST(cors_headers)
+{
+    struct bff_config *c = expect_ok("cors: { origins: [https://a.example] }\n" ROUTE);
+    ck_assert_ptr_null(c->cors.headers);
+    ck_assert_str_eq(c->cors.allow_headers, BFF_CORS_DEFAULT_HEADERS);
+    bff_config_free(c);
+    c = expect_ok("cors:\n  origins: [https://a.example]\n"
+                  "  headers: [Authorization, X-Trace]\n" ROUTE);
+    ck_assert_uint_eq(c->cors.nheaders, 2);
+    ck_assert_str_eq(c->cors.allow_headers, "Authorization, X-Trace");
+    bff_config_free(c);
+    expect_err("cors:\n  origins: [https://a.example]\n"
+               "  headers: [Authorization, \"X Bad\"]\n" ROUTE,
+               "t.yaml:3:28: headers \"X Bad\": a header name is a token (letters, "
+               "digits, -, ...)");
+    expect_err("cors:\n  origins: [https://a.example]\n"
+               "  headers: [Authorization, authorization]\n" ROUTE,
+               "t.yaml:3:12: headers \"authorization\": listed twice");
+    expect_err("cors:\n  origins: [https://a.example]\n  headers: []\n" ROUTE,
+               "t.yaml:3:12: headers: empty list; leave headers out instead");
+}
+END_TEST
+
 START_TEST(err_bad_listen)
 {
     expect_err("listen: 127.0.0.1\n" ROUTE,
@@ -1157,6 +1180,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, err_empty_and_range);
     tcase_add_test(bad, err_alg_none);
     tcase_add_test(bad, err_cors_star_credentials);
+    tcase_add_test(bad, cors_headers);
     tcase_add_test(bad, err_bad_listen);
     tcase_add_test(bad, err_bad_urls);
     tcase_add_test(bad, err_enums_and_lists);
