@@ -1153,8 +1153,13 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
         u32(c, v[INFLIGHT], "max_in_flight", &s->max_in_flight, 1, 1000000);
     if (v[RETRIES])
         u32(c, v[RETRIES], "retries", &s->retries, 0, 10);
-    if (v[NONGET])
+    if (v[NONGET]) {
         boolean(c, v[NONGET], "retry_non_get", &s->retry_put_delete);
+        if (s->retry_put_delete && v[RETRIES] && s->retries == 0)
+            err(c, v[NONGET],
+                "retry_non_get: has no effect with retries: 0 (nothing is retried); "
+                "drop it or allow retries");
+    }
     snprintf(where, sizeof where, "in services.%s.circuit_breaker", name);
     if (v[CB] && !getmap(c, v[CB], "circuit_breaker", where, cb_keys, w)) {
         if (w[0])
@@ -1190,6 +1195,13 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
             str(c, w[2], "key", &s->tls.key);
         if (!w[1] != !w[2])
             err(c, v[TLS], "tls: cert: and key: go together; give both or neither");
+        if (!w[0] && !w[1] && !w[2])
+            err(c, v[TLS], "tls: empty; give ca:, cert: and key:, or leave tls out");
+        else if (s->url && strncmp(s->url, "https://", 8) != 0)
+            err(c, v[TLS],
+                "tls: has no effect on \"%s\" (plain http://); use an https:// url "
+                "or drop tls:",
+                s->url);
     }
 }
 
@@ -1325,8 +1337,13 @@ static void jwt(struct ctx *c, const yaml_node_t *n)
         str(c, v[FILE_], "jwks_file", &cfg->auth.jwks_file);
     if (v[URL])
         url(c, v[URL], "jwks_url", &cfg->auth.jwks_url);
-    if (v[REFRESH])
+    if (v[REFRESH]) {
         dur(c, v[REFRESH], "jwks_refresh", &cfg->auth.jwks_refresh_ms, SEC, 24 * HOUR);
+        if (!v[URL])
+            err(c, v[REFRESH],
+                "jwks_refresh: applies to jwks_url: only; a jwks_file is re-read on "
+                "reload (SIGHUP)");
+    }
     if (v[ALGS])
         algorithms(c, v[ALGS]);
     if (v[ISS])
@@ -1391,8 +1408,13 @@ static void rate_limit(struct ctx *c, const yaml_node_t *n)
         cfg->rate_limit.key = (enum bff_rl_key)i;
     if (v[2] && (i = oneof(c, v[2], "on_store_error", onerr_names)) >= 0)
         cfg->rate_limit.on_store_error_deny = i;
-    if (v[3])
+    if (v[3]) {
         dur(c, v[3], "store_timeout", &cfg->rate_limit.store_timeout_ms, 1, 10 * SEC);
+        if (!v[0] || (cfg->rate_limit.store && !strcmp(cfg->rate_limit.store, "memory")))
+            err(c, v[3],
+                "store_timeout: applies to a redis:// store only; the memory store "
+                "never waits");
+    }
     if (v[4])
         u32(c, v[4], "max_keys", &cfg->rate_limit.max_keys, 1, 100000000);
 }
@@ -1838,8 +1860,13 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
     if (v[RATE] && (s = scalar(c, v[RATE], "rate_limit")) &&
         bff_rate_parse(s, &r->rate, &why))
         err(c, v[RATE], "rate_limit %s: %s", q(qb, sizeof qb, s), why);
-    if (v[TIMEOUT])
+    if (v[TIMEOUT]) {
         dur(c, v[TIMEOUT], "timeout", &r->timeout_ms, 1, HOUR);
+        if (kinds == 1 && v[STATIC])
+            err(c, v[TIMEOUT],
+                "timeout: has no effect on a static: route (files are read at once); "
+                "drop it");
+    }
     if (v[METHODS])
         methods(c, v[METHODS], &r->methods);
     if (v[STRIP]) {
