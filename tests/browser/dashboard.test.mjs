@@ -43,6 +43,22 @@ async function step(name, fn) {
   }
 }
 
+// The waterfall as drawn: each bar's service, data and pixel extent, and the
+// deadline marker's x.
+async function waterfall(page) {
+  return page.$eval('#waterfall', (fig) => {
+    const bars = [...fig.querySelectorAll('.wf-bar')].map((b) => {
+      const r = b.getBoundingClientRect();
+      return { service: b.dataset.service, ms: b.dataset.ms, start: b.dataset.start,
+               left: r.left, right: r.right, width: r.width,
+               failed: b.classList.contains('failed') };
+    });
+    const d = fig.querySelector('.wf-deadline');
+    return { bars, deadline: { ms: d.dataset.ms, hidden: d.hidden, label: d.dataset.label,
+                               x: d.getBoundingClientRect().left } };
+  });
+}
+
 async function fault(service, query) {
   const res = await fetch(`${control}/fault/${service}${query ? '?' + query : ''}`,
                           { method: 'POST' });
@@ -152,6 +168,24 @@ try {
     const ms = await page.$$eval('#timings tbody tr td.num:nth-child(2)',
                                  (tds) => tds.map((td) => Number(td.textContent)));
     assert.ok(ms.every((v) => v >= 0 && v < 2000), `timings ${ms}`);
+    // the waterfall: one bar per call, placed by start offset and duration,
+    // and the route's deadline (timeout: 2s) marked to the right of them all
+    const wf = await waterfall(page);
+    assert.deepEqual(wf.bars.map((b) => b.service).sort(), services);
+    assert.equal(wf.bars.length, ms.length);
+    const bar = Object.fromEntries(wf.bars.map((b) => [b.service, b]));
+    assert.ok(wf.bars.every((b) => b.width >= 1 && !b.failed), JSON.stringify(wf.bars));
+    // users and inventory are asked after the order came back
+    for (const s of ['users', 'inventory'])
+      assert.ok(bar[s].left >= bar.orders.right - 1, `${s} starts before orders ended: ${JSON.stringify(wf)}`);
+    for (const s of ['users', 'inventory'])
+      assert.ok(Number(bar[s].start) >= Number(bar.orders.start) + Number(bar.orders.ms) - 0.2);
+    assert.equal(wf.deadline.ms, '2000');
+    assert.equal(wf.deadline.hidden, false);
+    assert.ok(wf.bars.every((b) => b.right <= wf.deadline.x + 1), JSON.stringify(wf));
+    // fast calls on a 2 s deadline: the axis fits the calls, the deadline is
+    // marked as off the scale
+    assert.equal(wf.deadline.label, 'deadline 2000 ms ›');
     await page.screenshot({ path: path.join(tmp, 'dashboard-o-1.png'), fullPage: true });
   });
 
@@ -185,6 +219,16 @@ try {
     const inv = await page.$eval('#timings tbody tr[data-service=inventory]',
                                  (tr) => [...tr.children].map((td) => td.textContent));
     assert.equal(inv[3], 'timeout');
+    // in the picture: the inventory bar is the failed one, ended by its own
+    // 800 ms timeout well before the route's deadline
+    const wf = await waterfall(page);
+    assert.equal(wf.bars.length, 3);
+    const failed = wf.bars.filter((b) => b.failed).map((b) => b.service);
+    assert.deepEqual(failed, ['inventory']);
+    const invBar = wf.bars.find((b) => b.service === 'inventory');
+    assert.ok(Number(invBar.ms) >= 700, `inventory took ${invBar.ms} ms`);
+    assert.ok(invBar.right < wf.deadline.x, JSON.stringify(wf));
+    assert.equal(wf.deadline.label, 'deadline 2000 ms'); // on the scale now
     await page.screenshot({ path: path.join(tmp, 'dashboard-missing.png'), fullPage: true });
   });
 
