@@ -1911,7 +1911,8 @@ START_TEST(interop_openssl_cli)
     const struct ocase   *c = &ocases[_i];
     struct bff_jwt_policy pol = policy(P_DEF);
     struct bff_identity   id;
-    char                  key[96], in[96], sig[96], hex[65], *cmd, *h, *p, *out, *t;
+    char                  key[96], in[96], sig[96], *cmd, *h, *p, *out, *t;
+    char                  hex[2 * sizeof hs_secret + 1];
     unsigned char         raw[1024];
     size_t                n;
     int                   st;
