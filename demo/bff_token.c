@@ -213,9 +213,9 @@ static int key_load(const char *path, const struct alg *alg, struct key *k)
         len--;
     /* RFC 7518 §3.2: at least the hash size (32, 48, 64 bytes for HS256,
      * HS384, HS512); the gateway refuses shorter keys too */
-    size_t need = alg == NULL || strcmp(alg->md, "SHA256") == 0   ? 32
-                  : strcmp(alg->md, "SHA384") == 0                ? 48
-                                                                  : 64;
+    size_t need = alg == NULL || strcmp(alg->md, "SHA256") == 0 ? 32
+                  : strcmp(alg->md, "SHA384") == 0              ? 48
+                                                                : 64;
     if (len < need) {
         fprintf(stderr,
                 "bff-token: %s: an HMAC secret of %zu bytes; %s needs at least %zu "

@@ -203,10 +203,11 @@ json_object *bff_agg_timings(struct bff_agg *a)
                  v); /* printed as 12.3, not 12.300000000000001 */
         json_object_object_add(t, "ms", json_object_new_double_s(v, ms));
         /* the offset of the call's start on the same axis as deadline_ms */
-        double st = c->start_us > a->begin_us
-                        ? (double)(long)((double)(c->start_us - a->begin_us) / 100.0 + 0.5) /
-                              10.0
-                        : 0.0;
+        double st =
+            c->start_us > a->begin_us
+                ? (double)(long)((double)(c->start_us - a->begin_us) / 100.0 + 0.5) /
+                      10.0
+                : 0.0;
         snprintf(ms, sizeof(ms), "%.1f", st);
         json_object_object_add(t, "start_ms", json_object_new_double_s(st, ms));
         json_object_object_add(t, "status", json_object_new_int(c->status));
@@ -510,10 +511,10 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
     size_t n = 0;
     int    irc = identity_headers(r, "GET", svc->url, c->path, hdrs, &n);
     if (irc == BFF_EINVAL) { /* never forwarded unsigned */
-        call_failed(c, 500,
-                    bff_arena_printf(&r->arena, "the call to %s cannot be signed",
-                                     svc->name),
-                    "error");
+        call_failed(
+            c, 500,
+            bff_arena_printf(&r->arena, "the call to %s cannot be signed", svc->name),
+            "error");
         return -1;
     }
     if (irc)
@@ -609,7 +610,8 @@ void agg_start(struct bff_request *r)
     }
     memset(a, 0, sizeof(*a));
     a->req = r;
-    a->budget_ms = r->route->timeout_ms ? r->route->timeout_ms : DEFAULT_HANDLER_TIMEOUT_MS;
+    a->budget_ms =
+        r->route->timeout_ms ? r->route->timeout_ms : DEFAULT_HANDLER_TIMEOUT_MS;
     a->begin_us = bff_now_us();
     a->deadline_ms = bff_now_ms() + a->budget_ms;
     r->agg = a;

@@ -1410,7 +1410,8 @@ static void rate_limit(struct ctx *c, const yaml_node_t *n)
         cfg->rate_limit.on_store_error_deny = i;
     if (v[3]) {
         dur(c, v[3], "store_timeout", &cfg->rate_limit.store_timeout_ms, 1, 10 * SEC);
-        if (!v[0] || (cfg->rate_limit.store && !strcmp(cfg->rate_limit.store, "memory")))
+        if (!v[0] ||
+            (cfg->rate_limit.store && !strcmp(cfg->rate_limit.store, "memory")))
             err(c, v[3],
                 "store_timeout: applies to a redis:// store only; the memory store "
                 "never waits");
@@ -1428,8 +1429,8 @@ static int corsheadercheck(struct ctx *c, const yaml_node_t *n, const char *key,
     for (const char *p = s; *p; p++)
         if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
               (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p))) {
-            err(c, n, "%s %s: a header name is a token (letters, digits, -, ...)",
-                key, q(qb, sizeof qb, s));
+            err(c, n, "%s %s: a header name is a token (letters, digits, -, ...)", key,
+                q(qb, sizeof qb, s));
             return -1;
         }
     return 0;

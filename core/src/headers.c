@@ -200,7 +200,7 @@ static int ts_key_ok(const char *k, size_t n)
                 return 0;
         return 1;
     }
-    size_t tn = (size_t)(at - k), sn = n - tn - 1;
+    size_t      tn = (size_t)(at - k), sn = n - tn - 1;
     const char *sys = at + 1;
     if (tn < 1 || tn > 241 || sn < 1 || sn > 14)
         return 0;
@@ -235,7 +235,7 @@ int bff_tracestate_normalize(const char *in, size_t len, char *out, size_t cap)
 {
     struct {
         size_t off, klen;
-    }      seen[BFF_TRACESTATE_MAX_MEMBERS];
+    } seen[BFF_TRACESTATE_MAX_MEMBERS];
     size_t nseen = 0, o = 0, i = 0;
 
     if (!in || !out || cap < len + 1 || len > BFF_TRACESTATE_MAX_BYTES)

@@ -245,8 +245,8 @@ struct bff_request {
     char                         request_id[129];
     char                         trace_id[33];
     int                          trace_sampled; /* the sampled flag we pass on */
-    const char                  *tracestate; /* normalized, NULL = none (only
-                                                with a valid traceparent) */
+    const char                  *tracestate;    /* normalized, NULL = none (only
+                                                   with a valid traceparent) */
     char                         client_ip[64];
     int                          authenticated;
     struct bff_identity          ident;
@@ -342,9 +342,8 @@ void server_worker_snap_swap(struct bff_worker *w, struct bff_snapshot *s);
  * Sets *@nout to how many were written (at most 7). Returns 0, BFF_ENOMEM,
  * or BFF_EINVAL when the signer refuses a field (a control character): the
  * caller then answers 500 and forwards nothing. */
-int identity_headers(struct bff_request *r, const char *method,
-                     const char *service_url, const char *path_query,
-                     const char **out, size_t *nout);
+int identity_headers(struct bff_request *r, const char *method, const char *service_url,
+                     const char *path_query, const char **out, size_t *nout);
 
 /* Static route: serves a file under the route's folder (static.c). */
 void static_serve(struct bff_request *r);

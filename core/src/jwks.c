@@ -348,8 +348,8 @@ out:
  *                y^2 = (-1 +- sqrt(1 + d)) / d (the root that is a square),
  *                four points (+-x, +-y). */
 #define ED_SMALL 8
-static unsigned char ed_small[ED_SMALL][32];
-static int           ed_small_ok;
+static unsigned char  ed_small[ED_SMALL][32];
+static int            ed_small_ok;
 static pthread_once_t ed_once = PTHREAD_ONCE_INIT;
 
 /* 32-byte little-endian encoding of y with x's sign (its low bit) on top. */
@@ -455,7 +455,7 @@ static const char *ed25519_refused(const unsigned char x[32])
 static int jwk_ed25519(struct jwk *k, struct json_object *o, const struct where *w,
                        char *err, size_t errlen)
 {
-    const char *why;
+    const char    *why;
     unsigned char *x = NULL;
     size_t         xlen = 0;
     int            rc = -1;
@@ -505,7 +505,11 @@ static int oct_init(struct jwk *k, const unsigned char *secret, size_t len, int 
             seterr(err, errlen, w,
                    "oct key of %zu bytes for HS%d; at least %zu bytes are needed "
                    "(RFC 7518 section 3.2)",
-                   len, h == 0 ? 256 : h == 1 ? 384 : 512, hash_bytes[h]);
+                   len,
+                   h == 0   ? 256
+                   : h == 1 ? 384
+                            : 512,
+                   hash_bytes[h]);
             return -1;
         }
         k->algs &= ~hs_bits[h];

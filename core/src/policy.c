@@ -134,7 +134,8 @@ size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_
         out[n++] = (struct bff_hdr){"Access-Control-Allow-Credentials", "true"};
     /* what the page's JavaScript may read: response.headers.get() and the
      * Resource Timing entries (Server-Timing among them) of this origin */
-    out[n++] = (struct bff_hdr){"Access-Control-Expose-Headers", BFF_CORS_EXPOSE_HEADERS};
+    out[n++] =
+        (struct bff_hdr){"Access-Control-Expose-Headers", BFF_CORS_EXPOSE_HEADERS};
     out[n++] = (struct bff_hdr){"Timing-Allow-Origin", origin};
     return n;
 }
@@ -236,11 +237,12 @@ static int authenticate(struct bff_request *r)
     if (len == 0) {
         if (route->auth == BFF_AUTH_OPTIONAL)
             return 0;
-        unauthorized(r, NULL,
-                     !authz ? "a bearer token is required"
-                     : tok  ? "a bearer token is required (the Bearer credentials are empty)"
-                            : "a bearer token is required (the Authorization scheme is not "
-                              "Bearer)");
+        unauthorized(
+            r, NULL,
+            !authz ? "a bearer token is required"
+            : tok  ? "a bearer token is required (the Bearer credentials are empty)"
+                   : "a bearer token is required (the Authorization scheme is not "
+                     "Bearer)");
         return 1;
     }
     if (!r->snap->keys && !r->snap->jwks) {

@@ -3,8 +3,9 @@
  * The MAC covers t "\n" METHOD "\n" path?query "\n" X-User-Id "\n"
  * X-User-Roles "\n" X-Request-Id, fed to HMAC-SHA256 piece by piece so that no
  * field needs copying or a length bound. A field holding a control character
- * is refused, so the joined string stands for exactly one request. The MAC algorithm is fetched once per
- * process; every call gets its own context, so any thread may sign or verify. */
+ * is refused, so the joined string stands for exactly one request. The MAC algorithm is
+ * fetched once per process; every call gets its own context, so any thread may sign or
+ * verify. */
 #include "bff/sign.h"
 
 #include <errno.h>

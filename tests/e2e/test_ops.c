@@ -449,17 +449,17 @@ START_TEST(trace_flags_and_tracestate_are_the_callers)
     /* invalid tracestates are dropped whole */
     char many[1024] = "tracestate: ", big[1024] = "tracestate: k0=";
     for (int i = 0; i < 33; i++)
-        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sk%d=v", i ? "," : "",
-                 i);
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sk%d=v",
+                 i ? "," : "", i);
     /* k0=<250 v>,k1=<253 v>: 253 + 1 + 256 = 510 bytes, fits */
     memset(big + strlen(big), 'v', 250);
     strcat(big, ",k1=");
     memset(big + strlen(big), 'v', 253);
-    const char *bad[] = {"tracestate: Congo=1",       /* upper-case key */
-                         "tracestate: a=1,a=2",       /* a key twice */
-                         "tracestate: a=1,b",         /* no '=' */
-                         "tracestate: a=x=y",         /* '=' in the value */
-                         many,                        /* 33 members */
+    const char *bad[] = {"tracestate: Congo=1", /* upper-case key */
+                         "tracestate: a=1,a=2", /* a key twice */
+                         "tracestate: a=1,b",   /* no '=' */
+                         "tracestate: a=x=y",   /* '=' in the value */
+                         many,                  /* 33 members */
                          NULL};
     for (int i = 0; bad[i]; i++) {
         const char *h[] = {unsampled[0], bad[i], NULL};

@@ -381,9 +381,9 @@ START_TEST(tracing_sample_ratio)
         const char *text;
         double      want;
     } ok[] = {{"0", 0}, {"1", 1}, {"0.1", 0.1}, {"1.0", 1}, {".25", 0.25}, {"0.", 0}};
-    static const char *bad[] = {"1.5", "-0.1", "1e-1", "0x1", "nan", "inf", "0.1.2",
-                                ".", "10%", "+0.5"};
-    char yaml[256], want[256];
+    static const char *bad[] = {"1.5", "-0.1",  "1e-1", "0x1", "nan",
+                                "inf", "0.1.2", ".",    "10%", "+0.5"};
+    char               yaml[256], want[256];
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         snprintf(yaml, sizeof yaml, "tracing: { sample_ratio: \"%s\" }\n" ROUTE,
@@ -883,12 +883,13 @@ END_TEST
 START_TEST(err_keys_without_effect)
 {
     /* the SPEC's own example as written: tls next to an http:// url */
-    char spec_http[sizeof(spec_full) + 8];
+    char  spec_http[sizeof(spec_full) + 8];
     char *u = strstr(strcpy(spec_http, spec_full), "https://127.0.0.1:9101");
     ck_assert_ptr_nonnull(u);
     memmove(u + 4, u + 5, strlen(u + 5) + 1);
-    expect_err(spec_http, "t.yaml:16:10: tls: has no effect on \"http://127.0.0.1:9101\" "
-                          "(plain http://); use an https:// url or drop tls:");
+    expect_err(spec_http,
+               "t.yaml:16:10: tls: has no effect on \"http://127.0.0.1:9101\" "
+               "(plain http://); use an https:// url or drop tls:");
 
     expect_err("services:\n  u:\n    url: http://u:1\n    tls: { ca: ca.pem }\n" ROUTE,
                "t.yaml:4:10: tls: has no effect on \"http://u:1\" (plain http://); use "
@@ -899,22 +900,26 @@ START_TEST(err_keys_without_effect)
         expect_ok("services:\n  u: { url: https://u:1, tls: { ca: ca.pem } }\n" ROUTE);
     bff_config_free(c);
 
-    expect_err("services:\n  u: { url: http://u:1, retries: 0, retry_non_get: true }\n" ROUTE,
-               "t.yaml:2:52: retry_non_get: has no effect with retries: 0 (nothing is "
-               "retried); drop it or allow retries");
-    c = expect_ok("services:\n  u: { url: http://u:1, retries: 0, retry_non_get: false }\n" ROUTE);
+    expect_err(
+        "services:\n  u: { url: http://u:1, retries: 0, retry_non_get: true }\n" ROUTE,
+        "t.yaml:2:52: retry_non_get: has no effect with retries: 0 (nothing is "
+        "retried); drop it or allow retries");
+    c = expect_ok("services:\n  u: { url: http://u:1, retries: 0, retry_non_get: false "
+                  "}\n" ROUTE);
     bff_config_free(c);
 
     expect_err("auth: { jwt: { jwks_file: k.json, jwks_refresh: 1m } }\n" ROUTE,
                "t.yaml:1:49: jwks_refresh: applies to jwks_url: only; a jwks_file is "
                "re-read on reload (SIGHUP)");
 
-    expect_err("rate_limit: { store_timeout: 20ms }\n" ROUTE,
-               "t.yaml:1:30: store_timeout: applies to a redis:// store only; the memory "
-               "store never waits");
-    expect_err("rate_limit: { store: memory, store_timeout: 20ms }\n" ROUTE,
-               "t.yaml:1:45: store_timeout: applies to a redis:// store only; the memory "
-               "store never waits");
+    expect_err(
+        "rate_limit: { store_timeout: 20ms }\n" ROUTE,
+        "t.yaml:1:30: store_timeout: applies to a redis:// store only; the memory "
+        "store never waits");
+    expect_err(
+        "rate_limit: { store: memory, store_timeout: 20ms }\n" ROUTE,
+        "t.yaml:1:45: store_timeout: applies to a redis:// store only; the memory "
+        "store never waits");
 
     expect_err("routes:\n  - path: /\n    static: www\n    timeout: 2s\n",
                "t.yaml:4:14: timeout: has no effect on a static: route (files are read "

@@ -240,28 +240,29 @@ START_TEST(tracestate)
     ck_assert_str_eq(ts(""), "");
     ck_assert_str_eq(ts(" , ,"), "");
     ck_assert_str_eq(ts("a=1,,b=2,"), "a=1,b=2");
-    ck_assert_str_eq(ts("a=b c"), "a=b c");       /* inner space in a value */
-    ck_assert_str_eq(ts("a=  b"), "a=  b");       /* leading spaces are value */
+    ck_assert_str_eq(ts("a=b c"), "a=b c"); /* inner space in a value */
+    ck_assert_str_eq(ts("a=  b"), "a=  b"); /* leading spaces are value */
     ck_assert_str_eq(ts("t0-_*/9@sys_-*/x=~!"), "t0-_*/9@sys_-*/x=~!");
-    ck_assert_str_eq(ts("0tenant@s=1"), "0tenant@s=1"); /* a tenant may start with a digit */
+    ck_assert_str_eq(ts("0tenant@s=1"),
+                     "0tenant@s=1"); /* a tenant may start with a digit */
 
     static const char *bad[] = {
-        "Congo=1",       /* upper case key */
-        "0a=1",          /* a simple key starts with lcalpha */
-        "a b=1",         /* space in the key */
-        "a",             /* no '=' */
-        "a=",            /* empty value */
-        "=1",            /* empty key */
-        "a=1=2",         /* '=' in the value */
-        "a=\x7f",        /* DEL */
-        "a=\x01",        /* control */
-        "a=\xc3\xa9",    /* not ASCII */
-        "a@=1",          /* empty system */
-        "@s=1",          /* empty tenant */
-        "a@0s=1",        /* a system id starts with lcalpha */
-        "a@sys@x=1",     /* two '@' */
+        "Congo=1",             /* upper case key */
+        "0a=1",                /* a simple key starts with lcalpha */
+        "a b=1",               /* space in the key */
+        "a",                   /* no '=' */
+        "a=",                  /* empty value */
+        "=1",                  /* empty key */
+        "a=1=2",               /* '=' in the value */
+        "a=\x7f",              /* DEL */
+        "a=\x01",              /* control */
+        "a=\xc3\xa9",          /* not ASCII */
+        "a@=1",                /* empty system */
+        "@s=1",                /* empty tenant */
+        "a@0s=1",              /* a system id starts with lcalpha */
+        "a@sys@x=1",           /* two '@' */
         "a@abcdefghijklmno=1", /* system id of 15 */
-        "a=1,a=2",       /* a key twice */
+        "a=1,a=2",             /* a key twice */
         "a=1, b=2,a=3",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -296,7 +297,8 @@ START_TEST(tracestate)
     /* 32 members pass, 33 do not */
     buf[0] = '\0';
     for (int i = 0; i < 32; i++)
-        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sk%d=v", i ? "," : "", i);
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sk%d=v", i ? "," : "",
+                 i);
     ck_assert_str_eq(ts(buf), buf);
     strcat(buf, ",k32=v");
     ck_assert_ptr_null(ts(buf));

@@ -215,14 +215,14 @@ static char *expand(const char *tpl)
         int         key; /* -1: oct hs1, -2: EC point off the curve,
                             -3: EC coordinates too short */
     } vars[] = {
-        {"$RSAPRIME", -4},       {"$RSAPOW", -5},
-        {"$RSA3P", -6},
-        {"$RSA1024", K_RSA1024}, {"$EC256B", K_EC256B},
-        {"$ECSHORT", -3},        {"$EC256", K_EC256},
-        {"$EC384", K_EC384},     {"$EC521", K_EC521},
-        {"$ECBAD", -2},          {"$RSA2", K_RSA2},
-        {"$RSA", K_RSA},         {"$OCT", -1},
-        {"$ATK", K_ATK},         {"$ED", K_ED},
+        {"$RSAPRIME", -4},     {"$RSAPOW", -5},
+        {"$RSA3P", -6},        {"$RSA1024", K_RSA1024},
+        {"$EC256B", K_EC256B}, {"$ECSHORT", -3},
+        {"$EC256", K_EC256},   {"$EC384", K_EC384},
+        {"$EC521", K_EC521},   {"$ECBAD", -2},
+        {"$RSA2", K_RSA2},     {"$RSA", K_RSA},
+        {"$OCT", -1},          {"$ATK", K_ATK},
+        {"$ED", K_ED},
     };
     size_t cap = strlen(tpl) * 4 + 16384, len = 0;
     char  *out = malloc(cap);
@@ -1242,8 +1242,9 @@ static const struct kcase kcases[] = {
     {"key_ops with verify", "{\"keys\":[{$RSA,\"key_ops\":[\"sign\",\"verify\"]}]}", 1,
      NULL},
     /* RFC 7518 §3.2: at least the hash size */
-    {"oct of 16 bytes", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAA\"}]}",
-     0, "oct key of 16 bytes; 32 to 4096"},
+    {"oct of 16 bytes",
+     "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAA\"}]}", 0,
+     "oct key of 16 bytes; 32 to 4096"},
     {"oct of 31 bytes", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"" B64_31 "\"}]}", 0,
      "oct key of 31 bytes"},
     {"oct of 32 bytes", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"" B64_32 "\"}]}", 1, NULL},
@@ -1254,11 +1255,9 @@ static const struct kcase kcases[] = {
      "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS512\",\"k\":\"" B64_48 "\"}]}", 0,
      "oct key of 48 bytes for HS512; at least 64 bytes"},
     {"oct of 48 bytes for HS384",
-     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS384\",\"k\":\"" B64_48 "\"}]}", 1,
-     NULL},
+     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS384\",\"k\":\"" B64_48 "\"}]}", 1, NULL},
     {"oct of 64 bytes for HS512",
-     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS512\",\"k\":\"" B64_64 "\"}]}", 1,
-     NULL},
+     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS512\",\"k\":\"" B64_64 "\"}]}", 1, NULL},
     /* RSA moduli that give the private key away (built in setup_keys) */
     {"RSA modulus a prime", "{\"keys\":[{$RSAPRIME,\"kid\":\"p\"}]}", 0,
      "keys[0] (kid \"p\"): RSA modulus \"n\" is a prime"},
@@ -1382,15 +1381,16 @@ START_TEST(short_oct_key_serves_only_what_it_covers)
     struct bff_keyset    *k;
 
     k64 = b64(hs_secret, 32);
-    json = xasprintf("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"hs1\",\"k\":\"%s\"}]}", k64);
+    json =
+        xasprintf("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"hs1\",\"k\":\"%s\"}]}", k64);
     k = bff_keyset_parse(json, strlen(json), err, sizeof err);
     ck_assert_msg(k != NULL, "%s", err);
     /* mktoken signs with hs_secret's first 64 bytes; sign with 32 here */
     static const char *algs[] = {"HS256", "HS384", "HS512"};
     for (int i = 0; i < 3; i++) {
-        char *hdr = xasprintf("{\"alg\":\"%s\",\"kid\":\"hs1\"}", algs[i]);
-        char *h64 = b64(hdr, strlen(hdr)), *p64 = b64(DEFPAY, strlen(DEFPAY));
-        char *in = xasprintf("%s.%s", h64, p64);
+        char         *hdr = xasprintf("{\"alg\":\"%s\",\"kid\":\"hs1\"}", algs[i]);
+        char         *h64 = b64(hdr, strlen(hdr)), *p64 = b64(DEFPAY, strlen(DEFPAY));
+        char         *in = xasprintf("%s.%s", h64, p64);
         unsigned char mac[64];
         size_t        maclen = 0;
         REQUIRE(EVP_Q_mac(NULL, "HMAC", NULL, md_of(algs[i]), NULL, hs_secret, 32,
@@ -1409,9 +1409,8 @@ START_TEST(short_oct_key_serves_only_what_it_covers)
         bff_keyset_from_secret(hs_secret, 32, NULL, BFF_ALG_HS512, err, sizeof err));
     ck_assert_msg(strstr(err, "oct key of 32 bytes for HS512; at least 64 bytes"), "%s",
                   err);
-    ck_assert_ptr_null(bff_keyset_from_secret(hs_secret, 47, NULL,
-                                              BFF_ALG_HS256 | BFF_ALG_HS384, err,
-                                              sizeof err));
+    ck_assert_ptr_null(bff_keyset_from_secret(
+        hs_secret, 47, NULL, BFF_ALG_HS256 | BFF_ALG_HS384, err, sizeof err));
     ck_assert_msg(strstr(err, "for HS384"), "%s", err);
     k = bff_keyset_from_secret(hs_secret, 48, NULL, BFF_ALG_HS256 | BFF_ALG_HS384, err,
                                sizeof err);
@@ -1428,23 +1427,37 @@ START_TEST(ed25519_small_order_and_non_canonical_refused)
 {
     static const char *bad[][2] = {
         /* order 1 and 2: y = 1, y = p - 1 */
-        {"0100000000000000000000000000000000000000000000000000000000000000", "small order"},
-        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "small order"},
+        {"0100000000000000000000000000000000000000000000000000000000000000",
+         "small order"},
+        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "small order"},
         /* order 4: y = 0, both signs */
-        {"0000000000000000000000000000000000000000000000000000000000000000", "small order"},
-        {"0000000000000000000000000000000000000000000000000000000000000080", "small order"},
+        {"0000000000000000000000000000000000000000000000000000000000000000",
+         "small order"},
+        {"0000000000000000000000000000000000000000000000000000000000000080",
+         "small order"},
         /* order 8 */
-        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", "small order"},
-        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", "small order"},
-        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", "small order"},
-        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", "small order"},
+        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+         "small order"},
+        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+         "small order"},
+        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+         "small order"},
+        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+         "small order"},
         /* non-canonical: x = 0 with the sign bit, y = p, y = p + 1, y = 2^255 - 1 */
-        {"0100000000000000000000000000000000000000000000000000000000000080", "not canonical"},
-        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", "not canonical"},
-        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "not canonical"},
-        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", "not canonical"},
-        {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "not canonical"},
-        {"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "not canonical"},
+        {"0100000000000000000000000000000000000000000000000000000000000080",
+         "not canonical"},
+        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+         "not canonical"},
+        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "not canonical"},
+        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+         "not canonical"},
+        {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "not canonical"},
+        {"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "not canonical"},
     };
     char err[512];
 
@@ -1462,7 +1475,7 @@ START_TEST(ed25519_small_order_and_non_canonical_refused)
         free(json);
     }
     /* a real key (generated in setup_keys) passes */
-    char *json = expand("{\"keys\":[{$ED}]}");
+    char              *json = expand("{\"keys\":[{$ED}]}");
     struct bff_keyset *k = bff_keyset_parse(json, strlen(json), err, sizeof err);
     ck_assert_msg(k != NULL, "a real Ed25519 key: %s", err);
     bff_keyset_unref(k);

@@ -487,11 +487,11 @@ static void raw_sig(int64_t t, const char *m, const char *pq, const char *u,
     unsigned int maclen = 0;
     int          n;
 
-    n = snprintf(joined, 256, "%lld\n%s\n%s\n%s\n%s\n%s", (long long)t, m, pq, u, r, id);
+    n = snprintf(joined, 256, "%lld\n%s\n%s\n%s\n%s\n%s", (long long)t, m, pq, u, r,
+                 id);
     ck_assert_int_lt(n, 256);
-    ck_assert_ptr_nonnull(
-        HMAC(EVP_sha256(), KEY, (int)KEYLEN, (const uint8_t *)joined, (size_t)n, mac,
-             &maclen));
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), KEY, (int)KEYLEN, (const uint8_t *)joined,
+                               (size_t)n, mac, &maclen));
     ck_assert_uint_eq(maclen, 32);
     n = snprintf(out, BFF_SIGN_HEADER_MAX, "t=%lld,v1=", (long long)t);
     for (unsigned i = 0; i < maclen; i++)
@@ -516,10 +516,9 @@ START_TEST(newline_in_a_field_is_never_signed)
 
     /* the helper signs as the core does: a clean request verifies */
     raw_sig(T0, "GET", "/orders", "4412", "customer", "req-1", joined, sig);
-    ck_assert_int_eq(
-        bff_sign_verify(KEY, KEYLEN, sig, T0, 60, "GET", "/orders", "4412", "customer",
-                        "req-1"),
-        0);
+    ck_assert_int_eq(bff_sign_verify(KEY, KEYLEN, sig, T0, 60, "GET", "/orders", "4412",
+                                     "customer", "req-1"),
+                     0);
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         raw_sig(T0, pairs[i][0].m, pairs[i][0].pq, pairs[i][0].u, pairs[i][0].r,
                 pairs[i][0].id, joined, sig);
@@ -559,8 +558,8 @@ START_TEST(control_characters_refused_in_every_field)
             snprintf(f[3], 16, "customer");
             snprintf(f[4], 16, "req-1");
             f[which][1] = (char)c; /* inside, not at an end */
-            int rc = bff_sign_identity(KEY, KEYLEN, T0, f[0], f[1], f[2], f[3], f[4],
-                                       sig);
+            int rc =
+                bff_sign_identity(KEY, KEYLEN, T0, f[0], f[1], f[2], f[3], f[4], sig);
             ck_assert_msg(rc == (ctl ? BFF_EINVAL : 0), "byte 0x%02x in field %d: %d",
                           c, which, rc);
             if (ctl) {
@@ -571,9 +570,9 @@ START_TEST(control_characters_refused_in_every_field)
                                  0);
                 f[which][1] = (char)c;
             }
-            ck_assert_int_eq(bff_sign_verify(KEY, KEYLEN, sig, T0, 60, f[0], f[1], f[2],
-                                             f[3], f[4]),
-                             ctl ? BFF_EAUTH : 0);
+            ck_assert_int_eq(
+                bff_sign_verify(KEY, KEYLEN, sig, T0, 60, f[0], f[1], f[2], f[3], f[4]),
+                ctl ? BFF_EAUTH : 0);
         }
     }
 }

@@ -85,10 +85,10 @@ struct bff_service_conf {
 };
 
 /* cors.headers when the file does not say: what the dashboard sends. */
-#define BFF_CORS_DEFAULT_HEADERS \
+#define BFF_CORS_DEFAULT_HEADERS                                                       \
     "Authorization, Content-Type, If-None-Match, Idempotency-Key, traceparent"
 /* What answers to a configured origin let its JavaScript read. */
-#define BFF_CORS_EXPOSE_HEADERS \
+#define BFF_CORS_EXPOSE_HEADERS                                                        \
     "ETag, Server-Timing, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id"
 
 struct bff_route_conf {
@@ -164,7 +164,7 @@ struct bff_config {
     } cors;
 
     struct {
-        double    sample_ratio;      /* traces started here; default 1.0 */
+        double sample_ratio; /* traces started here; default 1.0 */
     } tracing;
 
     struct bff_route_conf *routes;
