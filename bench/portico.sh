@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 YARDSTICK=${YARDSTICK:-/tmp/yardstick}
 SECS=${1:-10}
 PORT=18090; ADMIN=18091
-SECRET=bench-secret-please-change
+SECRET=${JWT_SECRET:-bench-secret-please-change-0123456789}  # the yardstick's, 37 bytes
 [ -x "$YARDSTICK/start-upstreams.sh" ] || { echo "bench: no yardstick at $YARDSTICK" >&2; exit 1; }
 TOKEN=$("$YARDSTICK/token.sh")
 k=$(printf '%s' "$SECRET" | base64 -w0 | tr '+/' '-_' | tr -d '=')

@@ -14,7 +14,7 @@ YARDSTICK=${YARDSTICK:-/tmp/yardstick}
 WORKERS=${WORKERS:-1}
 PORT=${GATEWAY_PORT:-18090}
 ADMIN=${GATEWAY_ADMIN_PORT:-18091}
-SECRET=${JWT_SECRET:-bench-secret-please-change}
+SECRET=${JWT_SECRET:-bench-secret-please-change-0123456789}
 [ -x "$YARDSTICK/compare.sh" ] || { echo "bench: no yardstick at $YARDSTICK (cp -r ../shared/bench $YARDSTICK; ./setup.sh)" >&2; exit 1; }
 
 if [ "${UPSTREAM_MODE:-nginx}" = delay ]; then ports=(19201 19202 19203); else ports=(19101 19102 19103); fi

@@ -2,7 +2,7 @@
  *
  * A customer and one page of their orders, newest first:
  * {"customer":{…users record…}|null,"orders":[{…whole order…}],
- *  "next_cursor":"…"|null,"meta":{"timings":{…}},"partial":[…]}
+ *  "next_cursor":"…"|null,"meta":{"timings":{…},"deadline_ms":N},"partial":[…]}
  * One stage, in parallel: users/{id} (optional: without it the page still
  * lists the orders, and "users" is in partial; a 404 from it means there is
  * no such customer, and the answer is 404) and
@@ -58,6 +58,8 @@ static void answer(struct bff_agg *a)
     json_object_object_add(body, "next_cursor", json_object_get(next));
     json_object *meta = json_object_new_object();
     json_object_object_add(meta, "timings", bff_agg_timings(a));
+    json_object_object_add(meta, "deadline_ms",
+                           json_object_new_int64((int64_t)bff_agg_deadline_ms(a)));
     json_object_object_add(body, "meta", meta);
     json_object_object_add(body, "partial", partial);
     bff_agg_respond_json(a, 200, body);

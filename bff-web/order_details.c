@@ -5,7 +5,7 @@
  * parts that are missing:
  * {"order":{…},"customer":{…}|null,
  *  "items":[{…order item…,"inventory":{"quantity","warehouse","in_stock"}|null}],
- *  "meta":{"timings":{"orders":{"ms","status"},…}},"partial":[…]}
+ *  "meta":{"timings":{"orders":{"ms","start_ms","status"},…},"deadline_ms":N},"partial":[…]}
  * Stage 1: orders/{id} (required). Stage 2, in parallel: users/{user_id} and
  * inventory?skus=… (both optional). An orders answer without the fields the
  * page shows is a 502; a users or inventory answer of the wrong shape counts
@@ -74,6 +74,8 @@ static void answer(struct bff_agg *a)
     json_object_object_add(body, "items", items);
     json_object *meta = json_object_new_object();
     json_object_object_add(meta, "timings", bff_agg_timings(a));
+    json_object_object_add(meta, "deadline_ms",
+                           json_object_new_int64((int64_t)bff_agg_deadline_ms(a)));
     json_object_object_add(body, "meta", meta);
     json_object_object_add(body, "partial", partial);
     bff_agg_respond_json(a, 200, body);

@@ -64,8 +64,10 @@ static const char usage[] =
     "the key\n"
     "  --gen-key TYPE   write a new key to --out (mode 0600, never overwrites):\n"
     "                   rsa (2048 bits), rsa:BITS, ec (P-256), ec384, ec521,\n"
-    "                   ed25519 (PEM, PKCS#8), or hmac (43 random base64url\n"
-    "                   characters, the secret being those characters)\n"
+    "                   ed25519 (PEM, PKCS#8), or hmac (86 random base64url\n"
+    "                   characters, the secret being those characters: enough\n"
+    "                   for HS512; an HS* secret must hold at least 32, 48 or\n"
+    "                   64 bytes for HS256, HS384, HS512)\n"
     "  --help           this text\n"
     "\n"
     "Exit status: 0 done, 1 failure, 2 usage error.\n";
@@ -209,11 +211,16 @@ static int key_load(const char *path, const struct alg *alg, struct key *k)
     while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
                        buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
-    if (len < 16) {
+    /* RFC 7518 §3.2: at least the hash size (32, 48, 64 bytes for HS256,
+     * HS384, HS512); the gateway refuses shorter keys too */
+    size_t need = alg == NULL || strcmp(alg->md, "SHA256") == 0 ? 32
+                  : strcmp(alg->md, "SHA384") == 0              ? 48
+                                                                : 64;
+    if (len < need) {
         fprintf(stderr,
-                "bff-token: %s: an HMAC secret of %zu bytes; at least 16 are "
-                "needed (32 or more recommended)\n",
-                path, len);
+                "bff-token: %s: an HMAC secret of %zu bytes; %s needs at least %zu "
+                "(RFC 7518 section 3.2)\n",
+                path, len, alg ? alg->name : "HS256", need);
         OPENSSL_clear_free(buf, len);
         return -1;
     }
@@ -490,7 +497,7 @@ static int gen_key(const char *type, const char *path)
         return 1;
     }
     if (pkey == NULL) {
-        unsigned char rnd[32];
+        unsigned char rnd[64]; /* enough for HS512 */
         char         *text = NULL;
         if (RAND_bytes(rnd, sizeof rnd) == 1 &&
             (text = b64url(rnd, sizeof rnd)) != NULL) {

@@ -126,6 +126,68 @@ function drawTimings(timings) {
   }
 }
 
+/* The timings as a picture: one bar per service call, from its start
+ * offset for its duration, with the route's deadline marked. The axis ends
+ * at the deadline when the calls used a fair share of it (a quarter or
+ * more); else it ends a little past the last call, so that fast calls stay
+ * readable, and the deadline mark sits at the right edge labelled as off
+ * the scale. Bars are placed in percent, so the figure scales with its box. */
+function drawWaterfall(timings, deadline)
+{
+    const fig = $('#waterfall');
+    const rows = $('.wf-rows', fig);
+    rows.replaceChildren();
+    const calls = Object.entries(timings || {})
+                      .filter(([, t ]) => typeof t.ms === 'number' &&
+                                          typeof t.start_ms === 'number')
+                      .sort((a, b) => a[1].start_ms - b[1].start_ms);
+    let last = 0;
+    for (const [, t] of calls)
+        last = Math.max(last, t.start_ms + t.ms);
+    const hasDeadline = typeof deadline === 'number' && deadline > 0;
+    const                      onScale = hasDeadline && deadline <= 4 * last;
+    const end = Math.max(onScale ? Math.max(deadline, last) : last * 1.1, 1);
+    const pct = (v) => `${Math.min(100, Math.max(0, (v / end) * 100)).toFixed(3)}%`;
+    for (const [service, t] of calls) {
+        const row = document.createElement('div');
+        row.className = 'wf-row';
+        const label = document.createElement('span');
+        label.className = 'wf-label';
+        label.textContent = service;
+        const track = document.createElement('div');
+        track.className = 'wf-track';
+        const bar = document.createElement('span');
+        bar.className = 'wf-bar' + (t.error ? ' failed' : '');
+        bar.dataset.service = service;
+        bar.dataset.start = String(t.start_ms);
+        bar.dataset.ms = String(t.ms);
+        bar.style.left = pct(t.start_ms);
+        bar.style.width = pct(t.ms);
+        bar.title = `${service}: starts at ${t.start_ms.toFixed(1)} ms, takes ${
+                        t.ms.toFixed(1)} ms` +
+                    (t.error ? ` (${t.error})` : '');
+        track.appendChild(bar);
+        row.append(label, track);
+        rows.appendChild(row);
+    }
+    const mark = $('.wf-deadline', fig);
+    if (hasDeadline) {
+        // across the tracks: past the label column (80px) and the padding (10px)
+        const at = onScale ? deadline / end : 1;
+        mark.style.left = `calc(10px + 80px + (100% - 20px - 80px) * ${at.toFixed(5)})`;
+        mark.dataset.ms = String(deadline);
+        mark.dataset.label =
+            onScale ? `deadline ${deadline} ms` : `deadline ${deadline} ms ›`;
+        mark.classList.toggle('off-scale', !onScale);
+        mark.title = onScale ? `deadline: ${deadline} ms`
+                             : `deadline: ${deadline} ms, off the scale to the right`;
+        mark.hidden = false;
+    } else {
+        mark.hidden = true;
+    }
+    fill(fig, {end : `${end < 10 ? end.toFixed(1) : Math.round(end)} ms`});
+}
+
 async function openOrder(id) {
   showError('');
   setStatus(`Loading order ${id}…`);
@@ -140,6 +202,7 @@ async function openOrder(id) {
     lastCustomer = d.customer ? d.customer.id : o.user_id;
     drawItems(d.items);
     drawTimings(d.meta && d.meta.timings);
+    drawWaterfall(d.meta && d.meta.timings, d.meta && d.meta.deadline_ms);
     showMissing(d.partial, d.meta && d.meta.timings);
     $('#result').hidden = false;
     $('#result').dataset.order = o.id;

@@ -31,6 +31,7 @@ struct agg_call {
     const char        *fail_detail;
     const char        *desc; /* Server-Timing desc on failure */
     double             ms;
+    uint64_t           start_us; /* when the call was started (or tried) */
     json_object       *json;
     struct up_call     up;
     struct bff_agg    *agg;
@@ -44,6 +45,8 @@ struct bff_agg {
     unsigned            pending;
     bff_stage_fn        next;
     uint64_t            deadline_ms;
+    uint64_t            begin_us;      /* when the aggregation began */
+    uint32_t            budget_ms;     /* the route's timeout: deadline - begin */
     int                 in_stage;      /* inside a stage function */
     uint32_t            retry_after_s; /* a required part was refused (503) */
 };
@@ -199,6 +202,14 @@ json_object *bff_agg_timings(struct bff_agg *a)
         snprintf(ms, sizeof(ms), "%.1f",
                  v); /* printed as 12.3, not 12.300000000000001 */
         json_object_object_add(t, "ms", json_object_new_double_s(v, ms));
+        /* the offset of the call's start on the same axis as deadline_ms */
+        double st =
+            c->start_us > a->begin_us
+                ? (double)(long)((double)(c->start_us - a->begin_us) / 100.0 + 0.5) /
+                      10.0
+                : 0.0;
+        snprintf(ms, sizeof(ms), "%.1f", st);
+        json_object_object_add(t, "start_ms", json_object_new_double_s(st, ms));
         json_object_object_add(t, "status", json_object_new_int(c->status));
         if (c->state == CALL_FAILED)
             json_object_object_add(
@@ -206,6 +217,11 @@ json_object *bff_agg_timings(struct bff_agg *a)
         json_object_object_add(o, c->part, t);
     }
     return o;
+}
+
+uint32_t bff_agg_deadline_ms(const struct bff_agg *a)
+{
+    return a->budget_ms;
 }
 
 const char *bff_json_str(json_object *o, const char *key)
@@ -482,6 +498,8 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
     uint32_t     tmo = c->timeout_ms ? c->timeout_ms : svc->timeout_ms;
     const char **hdrs = bff_arena_alloc(&r->arena, 10 * sizeof(char *));
 
+    c->start_us = bff_now_us();
+
     if (now >= a->deadline_ms) {
         call_failed(c, 504, "the route's deadline passed before this call", "timeout");
         return -1;
@@ -490,8 +508,16 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
         tmo = (uint32_t)(a->deadline_ms - now);
     if (!hdrs)
         goto oom;
-    size_t n = identity_headers(r, "GET", svc->url, c->path, hdrs);
-    if (n == 0)
+    size_t n = 0;
+    int    irc = identity_headers(r, "GET", svc->url, c->path, hdrs, &n);
+    if (irc == BFF_EINVAL) { /* never forwarded unsigned */
+        call_failed(
+            c, 500,
+            bff_arena_printf(&r->arena, "the call to %s cannot be signed", svc->name),
+            "error");
+        return -1;
+    }
+    if (irc)
         goto oom;
     hdrs[n++] = "Accept: application/json";
     memset(&c->up, 0, sizeof(c->up));
@@ -584,8 +610,10 @@ void agg_start(struct bff_request *r)
     }
     memset(a, 0, sizeof(*a));
     a->req = r;
-    a->deadline_ms = bff_now_ms() + (r->route->timeout_ms ? r->route->timeout_ms
-                                                          : DEFAULT_HANDLER_TIMEOUT_MS);
+    a->budget_ms =
+        r->route->timeout_ms ? r->route->timeout_ms : DEFAULT_HANDLER_TIMEOUT_MS;
+    a->begin_us = bff_now_us();
+    a->deadline_ms = bff_now_ms() + a->budget_ms;
     r->agg = a;
     run_stage(a, ep->begin);
 }

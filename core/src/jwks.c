@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -21,10 +22,12 @@
 #define JWKS_MAX_KEYS 256
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 16384
-#define OCT_MIN_BYTES 16
+#define OCT_MIN_BYTES 32 /* RFC 7518 §3.2: the hash size, HS256's at least */
 #define OCT_MAX_BYTES 4096
 
 static const char *const hash_names[JWT_NHASH] = {"SHA256", "SHA384", "SHA512"};
+/* RFC 7518 §3.2: an HS* key holds at least as many bytes as its hash. */
+static const size_t hash_bytes[JWT_NHASH] = {32, 48, 64};
 
 /* The HS* bit of each hash, to know which HMAC contexts an oct key needs. */
 static const uint32_t hs_bits[JWT_NHASH] = {BFF_ALG_HS256, BFF_ALG_HS384,
@@ -265,6 +268,23 @@ static int jwk_rsa(struct jwk *k, struct json_object *o, const struct where *w,
         seterr(err, errlen, w, "OpenSSL refused the RSA key");
         goto out;
     }
+    /* A modulus that is prime (or a prime power, or has a small factor)
+     * makes the private key easy to find: anyone could sign. OpenSSL's
+     * public-key check (SP 800-56B) refuses those; BN_check_prime then
+     * names the commonest case. Both cost one Miller-Rabin round for a
+     * real modulus, at load only. */
+    if (public_check(k->pkey) < 0) {
+        BN_CTX *bctx = BN_CTX_new();
+        int     prime = bctx != NULL && BN_check_prime(n, bctx, NULL) == 1;
+        BN_CTX_free(bctx);
+        ERR_clear_error();
+        seterr(err, errlen, w,
+               prime ? "RSA modulus \"n\" is a prime, so the key is no secret "
+                       "(anyone can sign); replace the key"
+                     : "RSA key fails OpenSSL's public-key check (the modulus is a "
+                       "prime power or has a small factor); replace the key");
+        goto out;
+    }
     k->rsa_len = (size_t)BN_num_bytes(n);
     rc = 0;
 out:
@@ -314,9 +334,128 @@ out:
     return rc;
 }
 
+/* ---- Ed25519 public keys that are no keys ---------------------------
+ *
+ * A key of small order (one of the 8 points of the curve's torsion
+ * subgroup) lets a forged signature verify for many messages under some
+ * verifiers; a non-canonical encoding (y >= p, or x = 0 with the sign bit
+ * set) names a point twice. Neither comes from a real key generator, so
+ * both are refused. The 8 small-order encodings are computed here, once,
+ * from the curve's equation -x^2 + y^2 = 1 + d x^2 y^2 over p = 2^255 - 19:
+ *   order 1, 2:  (0, 1), (0, -1)
+ *   order 4:     (+-sqrt(-1), 0)
+ *   order 8:     x^2 = -y^2 with d y^4 + 2 y^2 - 1 = 0, so
+ *                y^2 = (-1 +- sqrt(1 + d)) / d (the root that is a square),
+ *                four points (+-x, +-y). */
+#define ED_SMALL 8
+static unsigned char  ed_small[ED_SMALL][32];
+static int            ed_small_ok;
+static pthread_once_t ed_once = PTHREAD_ONCE_INIT;
+
+/* 32-byte little-endian encoding of y with x's sign (its low bit) on top. */
+static int ed_encode(const BIGNUM *y, int xodd, unsigned char out[32])
+{
+    if (BN_bn2lebinpad(y, out, 32) != 32)
+        return -1;
+    out[31] |= (unsigned char)(xodd ? 0x80 : 0);
+    return 0;
+}
+
+static void ed_small_compute(void)
+{
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *p, *d, *t, *u, *y2, *y, *ny, *x, *zero, *one, *m1;
+    int     ok = 0, n = 0;
+
+    if (ctx == NULL)
+        return;
+    BN_CTX_start(ctx);
+    p = BN_CTX_get(ctx), d = BN_CTX_get(ctx), t = BN_CTX_get(ctx);
+    u = BN_CTX_get(ctx), y2 = BN_CTX_get(ctx), y = BN_CTX_get(ctx);
+    ny = BN_CTX_get(ctx), x = BN_CTX_get(ctx), zero = BN_CTX_get(ctx);
+    one = BN_CTX_get(ctx), m1 = BN_CTX_get(ctx);
+    if (m1 == NULL)
+        goto out;
+    /* p = 2^255 - 19; d = -121665 / 121666 */
+    if (!BN_set_bit(p, 255) || !BN_sub_word(p, 19) || !BN_set_word(t, 121666) ||
+        !BN_mod_inverse(t, t, p, ctx) || !BN_set_word(d, 121665) ||
+        !BN_mod_mul(d, d, t, p, ctx) || !BN_sub(d, p, d))
+        goto out;
+    BN_zero(zero);
+    if (!BN_one(one) || !BN_sub(m1, p, one))
+        goto out;
+    /* order 1 and 2: x = 0, y = 1 and y = -1 */
+    if (ed_encode(one, 0, ed_small[n++]) || ed_encode(m1, 0, ed_small[n++]))
+        goto out;
+    /* order 4: y = 0, x = +-sqrt(-1) (both signs) */
+    if (ed_encode(zero, 0, ed_small[n++]) || ed_encode(zero, 1, ed_small[n++]))
+        goto out;
+    /* order 8: y^2 = (-1 + s) / d for s = +-sqrt(1 + d), the one that is a
+     * square; then x = +-sqrt(-y^2) (both signs) for y and -y */
+    if (!BN_mod_add(t, one, d, p, ctx) || BN_mod_sqrt(u, t, p, ctx) == NULL ||
+        !BN_mod_inverse(t, d, p, ctx))
+        goto out;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass && !BN_sub(u, p, u)) /* the other root of 1 + d */
+            goto out;
+        if (!BN_mod_sub(y2, u, one, p, ctx) || !BN_mod_mul(y2, y2, t, p, ctx))
+            goto out;
+        if (BN_mod_sqrt(y, y2, p, ctx) != NULL)
+            break;
+        ERR_clear_error();
+        if (pass)
+            goto out;
+    }
+    /* check the point: x^2 = -y^2 must be a square too */
+    if (!BN_sub(x, p, y2) || BN_mod_sqrt(x, x, p, ctx) == NULL || !BN_sub(ny, p, y))
+        goto out;
+    if (ed_encode(y, 0, ed_small[n++]) || ed_encode(y, 1, ed_small[n++]) ||
+        ed_encode(ny, 0, ed_small[n++]) || ed_encode(ny, 1, ed_small[n++]))
+        goto out;
+    ok = n == ED_SMALL;
+out:
+    ERR_clear_error();
+    BN_CTX_end(ctx);
+    BN_CTX_free(ctx);
+    ed_small_ok = ok;
+}
+
+/* NULL when @x (32 bytes) may be an Ed25519 public key, else why not. */
+static const char *ed25519_refused(const unsigned char x[32])
+{
+    static const unsigned char p_le[32] = {
+        0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    int ge = 1; /* y >= p, compared from the top byte down */
+
+    pthread_once(&ed_once, ed_small_compute);
+    if (!ed_small_ok)
+        return "cannot check the Ed25519 key (OpenSSL failed)";
+    for (int i = 31; i >= 0; i--) {
+        unsigned char b = i == 31 ? (unsigned char)(x[i] & 0x7f) : x[i];
+        if (b != p_le[i]) {
+            ge = b > p_le[i];
+            break;
+        }
+    }
+    if (ge)
+        return "Ed25519 \"x\" is not canonical (y >= 2^255 - 19)";
+    for (int i = 0; i < ED_SMALL; i++)
+        if (memcmp(x, ed_small[i], 32) == 0)
+            return "Ed25519 \"x\" is a point of small order, no real key";
+    /* x = 0 (y = 1 or y = -1) with the sign bit set: another name of a
+     * small-order point, caught here with its canonical twin above */
+    for (int i = 0; i < 2; i++)
+        if (memcmp(x, ed_small[i], 31) == 0 && x[31] == (ed_small[i][31] | 0x80))
+            return "Ed25519 \"x\" is not canonical (x = 0 with the sign bit set)";
+    return NULL;
+}
+
 static int jwk_ed25519(struct jwk *k, struct json_object *o, const struct where *w,
                        char *err, size_t errlen)
 {
+    const char    *why;
     unsigned char *x = NULL;
     size_t         xlen = 0;
     int            rc = -1;
@@ -325,6 +464,10 @@ static int jwk_ed25519(struct jwk *k, struct json_object *o, const struct where 
         goto out;
     if (xlen != 32) {
         seterr(err, errlen, w, "Ed25519 \"x\" must be 32 bytes");
+        goto out;
+    }
+    if ((why = ed25519_refused(x)) != NULL) {
+        seterr(err, errlen, w, "%s; replace the key", why);
         goto out;
     }
     k->pkey = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, x, xlen);
@@ -338,17 +481,38 @@ out:
     return rc;
 }
 
-/* Keys HMAC contexts for every hash in @k->algs; verify duplicates them. */
-static int oct_init(struct jwk *k, const unsigned char *secret, size_t len,
+/* Keys HMAC contexts for every hash in @k->algs; verify duplicates them.
+ * RFC 7518 §3.2: a key shorter than an algorithm's hash is refused when the
+ * key names that algorithm (@named) and is shorter than 32 bytes in any case;
+ * a key that names none serves only the HS* whose hash it covers. */
+static int oct_init(struct jwk *k, const unsigned char *secret, size_t len, int named,
                     const struct where *w, char *err, size_t errlen)
 {
     EVP_MAC *mac;
     int      rc = 0;
 
     if (len < OCT_MIN_BYTES || len > OCT_MAX_BYTES) {
-        seterr(err, errlen, w, "oct key of %zu bytes; %d to %d bytes are accepted", len,
-               OCT_MIN_BYTES, OCT_MAX_BYTES);
+        seterr(err, errlen, w,
+               "oct key of %zu bytes; %d to %d bytes are accepted (RFC 7518 section "
+               "3.2: at least the hash size)",
+               len, OCT_MIN_BYTES, OCT_MAX_BYTES);
         return -1;
+    }
+    for (int h = 0; h < JWT_NHASH; h++) {
+        if (!(k->algs & hs_bits[h]) || len >= hash_bytes[h])
+            continue;
+        if (named) {
+            seterr(err, errlen, w,
+                   "oct key of %zu bytes for HS%d; at least %zu bytes are needed "
+                   "(RFC 7518 section 3.2)",
+                   len,
+                   h == 0   ? 256
+                   : h == 1 ? 384
+                            : 512,
+                   hash_bytes[h]);
+            return -1;
+        }
+        k->algs &= ~hs_bits[h];
     }
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (mac == NULL) {
@@ -382,7 +546,7 @@ static int jwk_oct(struct jwk *k, struct json_object *o, const struct where *w,
 
     if (get_b64(o, "k", OCT_MAX_BYTES, &s, &slen, w, err, errlen) < 0)
         return -1;
-    rc = oct_init(k, s, slen, w, err, errlen);
+    rc = oct_init(k, s, slen, k->algs != HS_ALGS, w, err, errlen);
     OPENSSL_clear_free(s, slen);
     return rc;
 }
@@ -678,7 +842,7 @@ struct bff_keyset *bff_keyset_from_secret(const void *secret, size_t len,
         }
     }
     ks->n = 1;
-    if (oct_init(&ks->keys[0], secret, len, &w, err, errlen) < 0)
+    if (oct_init(&ks->keys[0], secret, len, 1, &w, err, errlen) < 0)
         goto fail;
     return ks;
 fail:

@@ -5,9 +5,16 @@
 //   PORTICO_CONTROL  http://127.0.0.1:PORT of the shop's control port (faults)
 //   PORTICO_TOKEN    a support agent's token
 //   PORTICO_TMP      a scratch folder (Chromium's profile, the screenshots)
+//   PORTICO_SET_ORIGINS    a script: its arguments join bff-web's cors.origins
+//                          (by a reload); the test serves two pages on ports it
+//                          binds itself, and passes only one of them
 // It loads the page, opens order o-1, checks what is drawn, makes inventory
-// slow and checks the page names inventory as missing. Exit 0 when all passed.
+// slow and checks the page names inventory as missing; then, from a page on
+// each of the two other origins (served by a tiny server started here), checks
+// what a cross-origin script may read. Exit 0 when all passed.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -15,7 +22,8 @@ const web = process.env.PORTICO_WEB;
 const control = process.env.PORTICO_CONTROL;
 const token = process.env.PORTICO_TOKEN;
 const tmp = process.env.PORTICO_TMP;
-for (const [k, v] of Object.entries({ web, control, token, tmp })) {
+const setOrigins = process.env.PORTICO_SET_ORIGINS;
+for (const [k, v] of Object.entries({ web, control, token, tmp, setOrigins })) {
   if (!v) {
     console.error(`dashboard test: ${k} is not set (run it through tests/browser/run.sh)`);
     process.exit(2);
@@ -36,10 +44,71 @@ async function step(name, fn) {
   }
 }
 
+// The waterfall as drawn: each bar's service, data and pixel extent, and the
+// deadline marker's x.
+async function waterfall(page) {
+  return page.$eval('#waterfall', (fig) => {
+    const bars = [...fig.querySelectorAll('.wf-bar')].map((b) => {
+      const r = b.getBoundingClientRect();
+      return { service: b.dataset.service, ms: b.dataset.ms, start: b.dataset.start,
+               left: r.left, right: r.right, width: r.width,
+               failed: b.classList.contains('failed') };
+    });
+    const d = fig.querySelector('.wf-deadline');
+    return { bars, deadline: { ms: d.dataset.ms, hidden: d.hidden, label: d.dataset.label,
+                               x: d.getBoundingClientRect().left } };
+  });
+}
+
 async function fault(service, query) {
   const res = await fetch(`${control}/fault/${service}${query ? '?' + query : ''}`,
                           { method: 'POST' });
   assert.equal(res.status, 200, `fault ${service} ${query}: ${res.status}`);
+}
+
+// One blank page per extra origin: the cross-origin fetches run from it.
+// Each listens on a port the kernel picks; only the first one's origin goes
+// into cors.origins.
+const servers = [];
+for (let i = 0; i < 2; i++) {
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>elsewhere</title><p>another origin</p>');
+  });
+  await new Promise((ok, ko) => { srv.once('error', ko); srv.listen(0, '127.0.0.1', ok); });
+  servers.push(srv);
+}
+const [otherPort, strangerPort] = servers.map((s) => s.address().port);
+execFileSync('bash', [setOrigins, `http://127.0.0.1:${otherPort}`], { stdio: 'inherit' });
+
+// Runs in a page of another origin: fetches an order (a preflighted request,
+// Authorization is not a simple header) and a static file (a simple request),
+// credentials omitted, and reports what the script could read.
+async function crossOriginReads(page) {
+  return page.evaluate(async ({ web, token }) => {
+    const out = {};
+    try {
+      const api = await fetch(`${web}/api/orders/o-1`,
+                              { headers: { Authorization: `Bearer ${token}` }, credentials: 'omit' });
+      await api.json();
+      out.apiStatus = api.status;
+      out.serverTiming = api.headers.get('Server-Timing');
+      out.requestId = api.headers.get('X-Request-Id');
+      const entry = performance.getEntriesByName(`${web}/api/orders/o-1`)[0];
+      out.timingEntries = entry ? entry.serverTiming.map((t) => t.name).sort() : null;
+    } catch (e) { out.apiError = String(e); }
+    try {
+      const css = await fetch(`${web}/app.css`, { credentials: 'omit' });
+      await css.text();
+      out.etag = css.headers.get('ETag');
+    } catch (e) { out.cssError = String(e); }
+    try { // a request header outside cors.headers: the preflight does not allow it
+      await fetch(`${web}/api/orders/o-1`, {
+        headers: { Authorization: `Bearer ${token}`, 'X-Not-Allowed': '1' }, credentials: 'omit' });
+      out.extraHeader = 'sent';
+    } catch (e) { out.extraHeader = 'refused'; }
+    return out;
+  }, { web, token });
 }
 
 const context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
@@ -104,6 +173,24 @@ try {
     const ms = await page.$$eval('#timings tbody tr td.num:nth-child(2)',
                                  (tds) => tds.map((td) => Number(td.textContent)));
     assert.ok(ms.every((v) => v >= 0 && v < 2000), `timings ${ms}`);
+    // the waterfall: one bar per call, placed by start offset and duration,
+    // and the route's deadline (timeout: 2s) marked to the right of them all
+    const wf = await waterfall(page);
+    assert.deepEqual(wf.bars.map((b) => b.service).sort(), services);
+    assert.equal(wf.bars.length, ms.length);
+    const bar = Object.fromEntries(wf.bars.map((b) => [b.service, b]));
+    assert.ok(wf.bars.every((b) => b.width >= 1 && !b.failed), JSON.stringify(wf.bars));
+    // users and inventory are asked after the order came back
+    for (const s of ['users', 'inventory'])
+      assert.ok(bar[s].left >= bar.orders.right - 1, `${s} starts before orders ended: ${JSON.stringify(wf)}`);
+    for (const s of ['users', 'inventory'])
+      assert.ok(Number(bar[s].start) >= Number(bar.orders.start) + Number(bar.orders.ms) - 0.2);
+    assert.equal(wf.deadline.ms, '2000');
+    assert.equal(wf.deadline.hidden, false);
+    assert.ok(wf.bars.every((b) => b.right <= wf.deadline.x + 1), JSON.stringify(wf));
+    // fast calls on a 2 s deadline: the axis fits the calls, the deadline is
+    // marked as off the scale
+    assert.equal(wf.deadline.label, 'deadline 2000 ms ›');
     await page.screenshot({ path: path.join(tmp, 'dashboard-o-1.png'), fullPage: true });
   });
 
@@ -137,6 +224,16 @@ try {
     const inv = await page.$eval('#timings tbody tr[data-service=inventory]',
                                  (tr) => [...tr.children].map((td) => td.textContent));
     assert.equal(inv[3], 'timeout');
+    // in the picture: the inventory bar is the failed one, ended by its own
+    // 800 ms timeout well before the route's deadline
+    const wf = await waterfall(page);
+    assert.equal(wf.bars.length, 3);
+    const failed = wf.bars.filter((b) => b.failed).map((b) => b.service);
+    assert.deepEqual(failed, ['inventory']);
+    const invBar = wf.bars.find((b) => b.service === 'inventory');
+    assert.ok(Number(invBar.ms) >= 700, `inventory took ${invBar.ms} ms`);
+    assert.ok(invBar.right < wf.deadline.x, JSON.stringify(wf));
+    assert.equal(wf.deadline.label, 'deadline 2000 ms'); // on the scale now
     await page.screenshot({ path: path.join(tmp, 'dashboard-missing.png'), fullPage: true });
   });
 
@@ -147,6 +244,40 @@ try {
     assert.equal(await page.isHidden('#missing'), true);
   });
 
+  await step('a page on a configured origin reads ETag and Server-Timing', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${otherPort}/`);
+      const got = await crossOriginReads(other);
+      assert.equal(got.apiError, undefined, got.apiError);
+      assert.equal(got.apiStatus, 200);
+      // one entry per service call, readable through Access-Control-Expose-Headers
+      assert.match(got.serverTiming, /\busers;dur=[0-9.]+/);
+      assert.match(got.serverTiming, /\borders;dur=[0-9.]+/);
+      assert.match(got.serverTiming, /\binventory;dur=[0-9.]+/);
+      assert.match(got.requestId, /^[0-9a-f]{32}$/);
+      // and in Resource Timing, through Timing-Allow-Origin
+      assert.deepEqual(got.timingEntries, ['inventory', 'orders', 'users']);
+      // a static file's strong tag ("-gzip" when it was sent compressed)
+      assert.match(got.etag || '', /^"[A-Za-z0-9_-]{22}(-gzip)?"$/);
+      assert.equal(got.extraHeader, 'refused');
+    } finally {
+      await other.close();
+    }
+  });
+
+  await step('a page on an origin not configured reads nothing', async () => {
+    const stranger = await context.newPage();
+    try {
+      await stranger.goto(`http://127.0.0.1:${strangerPort}/`);
+      const got = await crossOriginReads(stranger);
+      assert.match(got.apiError || '', /TypeError/);
+      assert.match(got.cssError || '', /TypeError/);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   await step('no script errors on the page', async () => {
     assert.deepEqual(pageErrors, []);
   });
@@ -154,6 +285,7 @@ try {
   failed = true;
 } finally {
   await context.close();
+  for (const srv of servers) srv.close();
 }
 const passed = results.filter((r) => r.ok).length;
 console.log(`${passed} passed, ${results.length - passed} failed`);

@@ -2,7 +2,8 @@
 # tests/browser/run.sh — the dashboard's browser test, as a meson test.
 #
 # Starts shop-services and bff-web on loopback ports they choose (port 0,
-# read back from their ready/listening lines), mints a support
+# read back from their ready/listening lines; bff-web's cors.origins gets its
+# own origin and the one of a page the test serves on a port it bound), mints a support
 # token, runs dashboard.test.mjs (playwright-core driving Debian's
 # /usr/bin/chromium), and stops everything it started. Fails — never skips —
 # when Chromium or node_modules are missing: scripts/install-deps.sh installs
@@ -74,8 +75,11 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key.pe
 "$build/demo/bff-token" --jwks --key "$tmp/key.pem" --kid browser > "$tmp/jwks.json"
 token=$("$build/demo/bff-token" --key "$tmp/key.pem" --kid browser --sub 9001 --roles support)
 
-# $1: the origin the page is served from (known once bff-web listens)
+# "$@": cors.origins (the page's own origin is known once bff-web listens;
+# the test's two extra pages, once it listens on them).
 config() {
+  local origins
+  origins=$(IFS=,; echo "$*")
   cat > "$tmp/bff-web.yaml.new" <<EOF
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
@@ -89,7 +93,7 @@ auth:
     jwks_file: $tmp/jwks.json
     algorithms: [ES256]
 cors:
-  origins: [$1]
+  origins: [$origins]
 routes:
   - path: /api/orders/{id}
     handler: order_details
@@ -119,6 +123,15 @@ config "http://127.0.0.1:$web"
 curl -fsS -o /dev/null -X POST "http://127.0.0.1:$admin/admin/reload" ||
   fail "the reload with the page's origin was refused"
 
+# set-origins.sh ORIGIN…: the test's own pages (on ports it bound) join the
+# page's origin in cors.origins, by a reload.
+{
+  declare -f fail config
+  echo "users=$users orders=$orders inventory=$inventory tmp=$tmp src=$src"
+  echo "config \"http://127.0.0.1:$web\" \"\$@\""
+  echo "curl -fsS -o /dev/null -X POST http://127.0.0.1:$admin/admin/reload || fail 'reload refused'"
+} > "$tmp/set-origins.sh"
+
 PORTICO_WEB="http://127.0.0.1:$web" PORTICO_CONTROL="http://127.0.0.1:$control" \
-PORTICO_TOKEN="$token" PORTICO_TMP="$tmp" \
+PORTICO_TOKEN="$token" PORTICO_TMP="$tmp" PORTICO_SET_ORIGINS="$tmp/set-origins.sh" \
   node "$here/dashboard.test.mjs"

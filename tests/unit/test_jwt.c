@@ -58,7 +58,7 @@ enum signer {
     } while (0)
 
 static EVP_PKEY     *pk[K_COUNT];
-static unsigned char hs_secret[32];
+static unsigned char hs_secret[64]; /* enough for HS512 (RFC 7518 §3.2) */
 static char         *rsa_pem; /* rsa1's SubjectPublicKeyInfo PEM */
 
 enum { KS_MAIN, KS_RSA, KS_TWO_EC, KS_COUNT };
@@ -176,6 +176,37 @@ static char *jwk_members(EVP_PKEY *p)
     return out;
 }
 
+/* The JWK members of an RSA "key" whose modulus gives the private key away,
+ * made with OpenSSL's BN functions from published primes: -4 n = p (the
+ * 2048-bit MODP prime of RFC 3526), -5 n = q^2 (q the 1024-bit prime of
+ * RFC 2409, 2048 bits), -6 n = 3 p (a small factor). e = 65537. */
+static char *rsa_bad_members(int which)
+{
+    BIGNUM *p = BN_get_rfc3526_prime_2048(NULL), *q = BN_get_rfc2409_prime_1024(NULL);
+    BIGNUM *n = BN_new();
+    BN_CTX *ctx = BN_CTX_new();
+    unsigned char buf[512];
+    int           len;
+
+    REQUIRE(p && q && n && ctx);
+    if (which == -4)
+        REQUIRE(BN_copy(n, p));
+    else if (which == -5)
+        REQUIRE(BN_sqr(n, q, ctx));
+    else
+        REQUIRE(BN_mul_word(p, 3) && BN_copy(n, p));
+    REQUIRE(BN_is_odd(n) && BN_num_bits(n) >= 2048);
+    len = BN_bn2bin(n, buf);
+    char *nb = b64(buf, (size_t)len);
+    char *out = xasprintf("\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAB\"", nb);
+    free(nb);
+    BN_free(p);
+    BN_free(q);
+    BN_free(n);
+    BN_CTX_free(ctx);
+    return out;
+}
+
 /* Replaces $RSA, $EC256, ... in @tpl with the JWK members of those keys. */
 static char *expand(const char *tpl)
 {
@@ -184,12 +215,14 @@ static char *expand(const char *tpl)
         int         key; /* -1: oct hs1, -2: EC point off the curve,
                             -3: EC coordinates too short */
     } vars[] = {
-        {"$RSA1024", K_RSA1024}, {"$EC256B", K_EC256B},
-        {"$ECSHORT", -3},        {"$EC256", K_EC256},
-        {"$EC384", K_EC384},     {"$EC521", K_EC521},
-        {"$ECBAD", -2},          {"$RSA2", K_RSA2},
-        {"$RSA", K_RSA},         {"$OCT", -1},
-        {"$ATK", K_ATK},         {"$ED", K_ED},
+        {"$RSAPRIME", -4},     {"$RSAPOW", -5},
+        {"$RSA3P", -6},        {"$RSA1024", K_RSA1024},
+        {"$EC256B", K_EC256B}, {"$ECSHORT", -3},
+        {"$EC256", K_EC256},   {"$EC384", K_EC384},
+        {"$EC521", K_EC521},   {"$ECBAD", -2},
+        {"$RSA2", K_RSA2},     {"$RSA", K_RSA},
+        {"$OCT", -1},          {"$ATK", K_ATK},
+        {"$ED", K_ED},
     };
     size_t cap = strlen(tpl) * 4 + 16384, len = 0;
     char  *out = malloc(cap);
@@ -209,6 +242,8 @@ static char *expand(const char *tpl)
             char *k = b64(hs_secret, sizeof hs_secret);
             m = xasprintf("\"kty\":\"oct\",\"k\":\"%s\"", k);
             free(k);
+        } else if (vars[i].key <= -4) {
+            m = rsa_bad_members(vars[i].key);
         } else if (vars[i].key == -2 || vars[i].key == -3) {
             char *x = bn_b64(pk[K_EC256], OSSL_PKEY_PARAM_EC_PUB_X, 32);
             char *y = bn_b64(pk[K_EC256], OSSL_PKEY_PARAM_EC_PUB_Y, 32);
@@ -1148,6 +1183,12 @@ struct kcase {
     const char *err;   /* a part of the message when refused */
 };
 
+/* unpadded base64url of 31, 32, 48 and 64 zero bytes */
+#define B64_31 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define B64_32 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define B64_48 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define B64_64 B64_48 "AAAAAAAAAAAAAAAAAAAAAA"
+
 static const struct kcase kcases[] = {
     {"the main set", main_jwks, 7, NULL},
     {"not JSON", "keys", 0, "not one JSON object"},
@@ -1200,10 +1241,30 @@ static const struct kcase kcases[] = {
      "{\"keys\":[{$RSA,\"key_ops\":[\"encrypt\"]},{$ED}]}", 1, NULL},
     {"key_ops with verify", "{\"keys\":[{$RSA,\"key_ops\":[\"sign\",\"verify\"]}]}", 1,
      NULL},
-    {"oct of 15 bytes", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAA\"}]}",
-     0, "oct key of 15 bytes"},
+    /* RFC 7518 §3.2: at least the hash size */
     {"oct of 16 bytes",
-     "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAA\"}]}", 1, NULL},
+     "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAA\"}]}", 0,
+     "oct key of 16 bytes; 32 to 4096"},
+    {"oct of 31 bytes", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"" B64_31 "\"}]}", 0,
+     "oct key of 31 bytes"},
+    {"oct of 32 bytes", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"" B64_32 "\"}]}", 1, NULL},
+    {"oct of 32 bytes for HS384",
+     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS384\",\"k\":\"" B64_32 "\"}]}", 0,
+     "oct key of 32 bytes for HS384; at least 48 bytes"},
+    {"oct of 48 bytes for HS512",
+     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS512\",\"k\":\"" B64_48 "\"}]}", 0,
+     "oct key of 48 bytes for HS512; at least 64 bytes"},
+    {"oct of 48 bytes for HS384",
+     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS384\",\"k\":\"" B64_48 "\"}]}", 1, NULL},
+    {"oct of 64 bytes for HS512",
+     "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS512\",\"k\":\"" B64_64 "\"}]}", 1, NULL},
+    /* RSA moduli that give the private key away (built in setup_keys) */
+    {"RSA modulus a prime", "{\"keys\":[{$RSAPRIME,\"kid\":\"p\"}]}", 0,
+     "keys[0] (kid \"p\"): RSA modulus \"n\" is a prime"},
+    {"RSA modulus a prime square", "{\"keys\":[{$RSAPOW}]}", 0,
+     "fails OpenSSL's public-key check"},
+    {"RSA modulus with a factor 3", "{\"keys\":[{$RSA3P}]}", 0,
+     "fails OpenSSL's public-key check"},
     {"oct with alg RS256", "{\"keys\":[{$OCT,\"alg\":\"RS256\"}]}", 0,
      "does not fit kty \"oct\""},
     {"padded base64",
@@ -1307,6 +1368,118 @@ START_TEST(keyset_from_secret)
     ck_assert_ptr_null(bff_keyset_from_secret(hs_secret, sizeof hs_secret, NULL,
                                               BFF_ALG_RS256, err, sizeof err));
     free(t);
+}
+END_TEST
+
+/* An oct key that names no algorithm serves only the HS* its length covers
+ * (RFC 7518 §3.2): 32 bytes verify HS256, never HS384 or HS512. */
+START_TEST(short_oct_key_serves_only_what_it_covers)
+{
+    struct bff_jwt_policy pol = policy(P_DEF);
+    struct bff_identity   id;
+    char                  err[256], *json, *k64;
+    struct bff_keyset    *k;
+
+    k64 = b64(hs_secret, 32);
+    json =
+        xasprintf("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"hs1\",\"k\":\"%s\"}]}", k64);
+    k = bff_keyset_parse(json, strlen(json), err, sizeof err);
+    ck_assert_msg(k != NULL, "%s", err);
+    /* mktoken signs with hs_secret's first 64 bytes; sign with 32 here */
+    static const char *algs[] = {"HS256", "HS384", "HS512"};
+    for (int i = 0; i < 3; i++) {
+        char         *hdr = xasprintf("{\"alg\":\"%s\",\"kid\":\"hs1\"}", algs[i]);
+        char         *h64 = b64(hdr, strlen(hdr)), *p64 = b64(DEFPAY, strlen(DEFPAY));
+        char         *in = xasprintf("%s.%s", h64, p64);
+        unsigned char mac[64];
+        size_t        maclen = 0;
+        REQUIRE(EVP_Q_mac(NULL, "HMAC", NULL, md_of(algs[i]), NULL, hs_secret, 32,
+                          (unsigned char *)in, strlen(in), mac, sizeof mac, &maclen));
+        char *s64 = b64(mac, maclen);
+        char *tok = xasprintf("%s.%s", in, s64);
+        ck_assert_int_eq(bff_jwt_verify(k, &pol, tok, strlen(tok), NOW, &id),
+                         i == 0 ? BFF_JWT_OK : BFF_JWT_ALG_REFUSED);
+        free(hdr), free(h64), free(p64), free(in), free(s64), free(tok);
+    }
+    bff_keyset_unref(k);
+    free(json);
+    free(k64);
+    /* a secret given directly names its algorithms: too short is refused */
+    ck_assert_ptr_null(
+        bff_keyset_from_secret(hs_secret, 32, NULL, BFF_ALG_HS512, err, sizeof err));
+    ck_assert_msg(strstr(err, "oct key of 32 bytes for HS512; at least 64 bytes"), "%s",
+                  err);
+    ck_assert_ptr_null(bff_keyset_from_secret(
+        hs_secret, 47, NULL, BFF_ALG_HS256 | BFF_ALG_HS384, err, sizeof err));
+    ck_assert_msg(strstr(err, "for HS384"), "%s", err);
+    k = bff_keyset_from_secret(hs_secret, 48, NULL, BFF_ALG_HS256 | BFF_ALG_HS384, err,
+                               sizeof err);
+    ck_assert_msg(k != NULL, "%s", err);
+    bff_keyset_unref(k);
+}
+END_TEST
+
+/* The Ed25519 encodings that are no public key: the 8 small-order points
+ * (as published in libsodium's blocklist, written out here independently of
+ * the core, which computes them) and non-canonical names (y >= p, or x = 0
+ * with the sign bit set). A real key passes. */
+START_TEST(ed25519_small_order_and_non_canonical_refused)
+{
+    static const char *bad[][2] = {
+        /* order 1 and 2: y = 1, y = p - 1 */
+        {"0100000000000000000000000000000000000000000000000000000000000000",
+         "small order"},
+        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "small order"},
+        /* order 4: y = 0, both signs */
+        {"0000000000000000000000000000000000000000000000000000000000000000",
+         "small order"},
+        {"0000000000000000000000000000000000000000000000000000000000000080",
+         "small order"},
+        /* order 8 */
+        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+         "small order"},
+        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+         "small order"},
+        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+         "small order"},
+        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+         "small order"},
+        /* non-canonical: x = 0 with the sign bit, y = p, y = p + 1, y = 2^255 - 1 */
+        {"0100000000000000000000000000000000000000000000000000000000000080",
+         "not canonical"},
+        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+         "not canonical"},
+        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "not canonical"},
+        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+         "not canonical"},
+        {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "not canonical"},
+        {"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+         "not canonical"},
+    };
+    char err[512];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned char raw[32];
+        for (int j = 0; j < 32; j++)
+            REQUIRE(sscanf(bad[i][0] + 2 * j, "%2hhx", &raw[j]) == 1);
+        char *x = b64(raw, 32);
+        char *json = xasprintf(
+            "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}]}", x);
+        struct bff_keyset *k = bff_keyset_parse(json, strlen(json), err, sizeof err);
+        ck_assert_msg(k == NULL, "%s accepted", bad[i][0]);
+        ck_assert_msg(strstr(err, bad[i][1]) != NULL, "%s: %s", bad[i][0], err);
+        free(x);
+        free(json);
+    }
+    /* a real key (generated in setup_keys) passes */
+    char              *json = expand("{\"keys\":[{$ED}]}");
+    struct bff_keyset *k = bff_keyset_parse(json, strlen(json), err, sizeof err);
+    ck_assert_msg(k != NULL, "a real Ed25519 key: %s", err);
+    bff_keyset_unref(k);
+    free(json);
 }
 END_TEST
 
@@ -1751,7 +1924,8 @@ START_TEST(interop_openssl_cli)
     const struct ocase   *c = &ocases[_i];
     struct bff_jwt_policy pol = policy(P_DEF);
     struct bff_identity   id;
-    char                  key[96], in[96], sig[96], hex[65], *cmd, *h, *p, *out, *t;
+    char                  key[96], in[96], sig[96], *cmd, *h, *p, *out, *t;
+    char                  hex[2 * sizeof hs_secret + 1];
     unsigned char         raw[1024];
     size_t                n;
     int                   st;
@@ -2050,7 +2224,7 @@ START_TEST(bff_token_usage)
         xasprintf("printf 'short\\n' > '%s/s' && '%s' --sub 1 --key '%s/s' 2>/dev/null",
                   tmpdir, bin, tmpdir);
     free(run(cmd, &st));
-    ck_assert_int_eq(st, 1); /* an HMAC secret under 16 bytes */
+    ck_assert_int_eq(st, 1); /* an HMAC secret under 32 bytes */
     free(cmd);
     /* a public key is not quietly taken for an HMAC secret */
     cmd =
@@ -2088,6 +2262,8 @@ static Suite *jwt_suite(void)
     tcase_add_loop_test(tc, jwks_table, 0, (int)(sizeof kcases / sizeof kcases[0]));
     tcase_add_test(tc, jwks_file);
     tcase_add_test(tc, keyset_from_secret);
+    tcase_add_test(tc, short_oct_key_serves_only_what_it_covers);
+    tcase_add_test(tc, ed25519_small_order_and_non_canonical_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("misc");

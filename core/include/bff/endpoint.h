@@ -121,9 +121,15 @@ struct json_object *bff_agg_result(struct bff_agg *a, const char *part);
 int bff_agg_status(struct bff_agg *a, const char *part);
 /* A new JSON array of the names of failed optional parts (caller owns it). */
 struct json_object *bff_agg_partial(struct bff_agg *a);
-/* A new JSON object {"part": {"ms": 12.3, "status": 200}} per call made
- * (caller owns it), for endpoints that show their timings. */
+/* A new JSON object {"part": {"ms": 12.3, "start_ms": 0.4, "status": 200}}
+ * per call made (caller owns it), for endpoints that show their timings:
+ * start_ms is when the call started, in ms after the aggregation began (the
+ * axis of bff_agg_deadline_ms); a call never made (deadline passed, circuit
+ * open) has the time it was tried and ms 0. */
 struct json_object *bff_agg_timings(struct bff_agg *a);
+/* The route's overall deadline in ms after the aggregation began (its
+ * timeout: or 5 s): where a waterfall of bff_agg_timings marks the end. */
+uint32_t bff_agg_deadline_ms(const struct bff_agg *a);
 
 /* Small json-c helpers for shaping answers. bff_json_str: the string at
  * @key of object @o, or NULL (missing, not a string, @o NULL); borrowed from

@@ -45,9 +45,10 @@ struct bff_keyset *bff_keyset_load_file(const char *path, char *err, size_t errl
 struct bff_keyset *bff_keyset_ref(struct bff_keyset *ks);
 void bff_keyset_unref(struct bff_keyset *ks); /* NULL is fine */
 size_t bff_keyset_count(const struct bff_keyset *ks);
-/* A set of one oct key: the @len bytes at @secret (16 to 4096) for the HS*
- * bits in @algs, named @kid (NULL = no kid). For tests, benchmarks and tools
- * that hold a shared secret rather than a JWKS. Refcount starts at 1. */
+/* A set of one oct key: the @len bytes at @secret (up to 4096, and at least
+ * the hash size of every HS* bit in @algs: 32, 48, 64 bytes, RFC 7518 §3.2)
+ * for the HS* bits in @algs, named @kid (NULL = no kid). For tests, benchmarks and
+ * tools that hold a shared secret rather than a JWKS. Refcount starts at 1. */
 struct bff_keyset *bff_keyset_from_secret(const void *secret, size_t len,
                                           const char *kid, uint32_t algs, char *err,
                                           size_t errlen);
