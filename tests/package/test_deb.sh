@@ -128,7 +128,7 @@ sec=$R/etc/portico/secrets
   fail "internal.key: $(asroot stat -c '%a %u %g' "$sec/internal.key")"
 [ "$(stat -c %a "$sec/jwks.json")" = 644 ] || fail "jwks.json mode"
 key=$(cat "$sec/internal.key")
-[[ $key =~ ^[A-Za-z0-9_-]{43}$ ]] || fail "internal.key is not 43 base64url characters"
+[[ $key =~ ^[A-Za-z0-9_-]{86}$ ]] || fail "internal.key is not 86 base64url characters (64 bytes)"
 grep -q '"kid": "placeholder-private-key-discarded"' "$sec/jwks.json" || fail "jwks.json: $(cat "$sec/jwks.json")"
 if grep -rl 'PRIVATE KEY' "$R" 2>/dev/null; then fail "a private key was left in the root"; fi
 key_sum=$(sha256sum <"$sec/internal.key")
