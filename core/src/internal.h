@@ -67,6 +67,8 @@ enum up_result {
     UP_CONNECT,      /* refused / unreachable */
     UP_TOO_LARGE,    /* answer body past the cap */
     UP_BROKEN,       /* closed mid-answer, bad framing, other transport error */
+    UP_BAD_HEAD,     /* an invalid head: a field line that is not one, two
+                        different Content-Lengths, over max_header */
 };
 
 struct up_header {
@@ -85,6 +87,10 @@ struct up_call {
     uint32_t           connect_timeout_ms;
     uint32_t           timeout_ms;
     size_t             max_body;  /* answer cap */
+    size_t             max_header; /* answer head cap (0: 16 KiB) */
+    size_t             head_bytes; /* of the answer's head so far */
+    const char        *resp_cl;    /* its Content-Length, request memory */
+    int                resp_te;    /* it had a Transfer-Encoding */
     int                head;      /* HEAD request: no body expected */
     void             (*done)(struct up_call *c);
     void              *ud;
