@@ -56,6 +56,7 @@ struct hk_case {
     int            nforbid;
     int            slow_ms;
     int            stall;
+    int            open; /* a refusal of a well-framed request: may keep the connection */
     int            mode;
     int            line;
 };
