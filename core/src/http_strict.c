@@ -261,6 +261,25 @@ int bff_http_check_head(const char *buf, size_t len, struct bff_http_head *out,
     for (size_t i = 0; i < h.host_len; i++)
         if (!HOSTC(h.host[i]))
             FAIL(400, "Host is not a host and port");
+    if (h.host_len) { /* uri-host [ ":" port ]: IP-literal or reg-name, port *DIGIT */
+        const char *s = h.host, *e = h.host + h.host_len, *port = NULL;
+        if (*s == '[') {
+            const char *rb = memchr(s, ']', h.host_len);
+            if (!rb || memchr(s + 1, '[', (size_t)(rb - s - 1)))
+                FAIL(400, "Host is not a host and port");
+            if (rb + 1 < e && rb[1] != ':')
+                FAIL(400, "Host is not a host and port");
+            port = rb + 1 < e ? rb + 2 : e;
+        } else {
+            const char *colon = memchr(s, ':', h.host_len);
+            if (memchr(s, '[', h.host_len) || memchr(s, ']', h.host_len) || colon == s)
+                FAIL(400, "Host is not a host and port");
+            port = colon ? colon + 1 : e;
+        }
+        for (const char *q = port; q < e; q++)
+            if (*q < '0' || *q > '9')
+                FAIL(400, "Host is not a host and port");
+    }
     h.has_host = nhost == 1;
     if (out)
         *out = h;

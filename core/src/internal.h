@@ -246,6 +246,7 @@ struct bff_request {
     uint64_t                     content_length; /* from the head check */
     int                          has_body;  /* Content-Length > 0 or chunked */
     int                          close_now; /* refused head: answer, then close */
+    int                          chunked;   /* the body came chunked */
     char                        *path;      /* normalized */
     size_t                       path_len;
     const char                  *query;     /* raw, without '?'; NULL if none */

@@ -13,6 +13,9 @@
  *   does not fit 64 bits is hidden from it, so it frames no body, the handler
  *   runs and the head check answers 400/413 problem+json and closes (it would
  *   send an HTML 400/413 whose head is written twice).
+ * - Transfer-Encoding, likewise: "chunked " (trailing OWS) is given to it as
+ *   "chunked" (it compares the whole value and would read the body until the
+ *   client closes); any other value is refused by the head check.
  * - The error pages it sends by itself (request line it cannot parse, head
  *   over the memory limit, HTTP/0.9 or 2.0, bad chunked body): its HTML
  *   bodies, matched exactly, are replaced by problem+json with an
@@ -69,6 +72,23 @@ enum MHD_Result MHD_lookup_connection_value_n(struct MHD_Connection *connection,
     pthread_once(&once, resolve);
     if (!real_lookup)
         return MHD_NO;
+    if (kind == MHD_HEADER_KIND && key_size == 17 && key &&
+        strncasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING, 17) == 0) {
+        /* "chunked " (trailing OWS, legal) would not be chunked to it, and it
+         * would read the body until the client closes */
+        if (real_lookup(connection, kind, key, key_size, &v, &n) != MHD_YES || !v)
+            return MHD_NO;
+        n = strlen(v);
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        if (n == 7 && v[n] != '\0' && strncasecmp(v, "chunked", 7) == 0)
+            v = "chunked";
+        if (value_ptr)
+            *value_ptr = v;
+        if (value_size_ptr)
+            *value_size_ptr = strlen(v);
+        return MHD_YES;
+    }
     if (kind != MHD_HEADER_KIND || key_size != 14 || !key ||
         strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH, 14) != 0)
         return real_lookup(connection, kind, key, key_size, value_ptr, value_size_ptr);

@@ -297,7 +297,10 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
         for (size_t i = 0; i < ne; i++)
             MHD_add_response_header(resp, extra[i].name, extra[i].value);
     }
-    if (!r->close_now && atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed))
+    if (!r->close_now &&
+        (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed) || status == 400 ||
+         status == 408 || status == 413 || status == 414 || status == 431 || status == 501 ||
+         status == 505))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->resp = resp;
     r->status = status;
@@ -568,9 +571,10 @@ static void begin(struct bff_request *r, const char *method, const char *version
         }
         r->content_length = h.has_cl ? h.content_length : 0;
         r->has_body = r->content_length > 0 || h.chunked;
+        r->chunked = h.chunked;
     }
     if (!r->raw_uri || r->raw_uri[0] != '/') {
-        req_problem(r, 400, "the request target must be an absolute path", NULL, 0);
+        refuse(r, 400, "the request target must be an absolute path");
         return;
     }
     char *hash = strchr(r->raw_uri, '#'); /* a fragment never reaches a service */
@@ -588,7 +592,7 @@ static void begin(struct bff_request *r, const char *method, const char *version
     if (!r->path || bff_path_normalize(r->raw_uri, plen, r->path, plen + 1,
                                        &r->path_len) != 0) {
         r->path = NULL;
-        req_problem(r, 400, "the request path is malformed", NULL, 0);
+        refuse(r, 400, "the request path is malformed");
         return;
     }
     if (!r->mbit) {
@@ -611,11 +615,41 @@ static void begin(struct bff_request *r, const char *method, const char *version
         return;
     }
     if (r->content_length > cfg->limits.max_body) {
-        req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+        refuse(r, 413, "the request body is larger than max_body");
         return;
     }
     if (policy_check(r))
         return; /* 401, 403 or 429 answered */
+}
+
+static enum MHD_Result trailer_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
+{
+    int *bad = cls;
+    (void)kind;
+    char line[1024];
+    if (key_size + value_size + 2 > sizeof(line)) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    memcpy(line, key, key_size);
+    line[key_size] = ':';
+    memcpy(line + key_size + 1, value, value_size);
+    if (bff_http_check_field_line(line, key_size + 1 + value_size) != 0 ||
+        strnlen(key, key_size) != key_size || strnlen(value, value_size) != value_size) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* The trailer section of a chunked body, as libmicrohttpd parsed it (its
+ * footers): the same field rules as the head (they are never forwarded). */
+static int trailers_bad(struct bff_request *r)
+{
+    int bad = 0;
+    MHD_get_connection_values_n(r->conn, MHD_FOOTER_KIND, trailer_check, &bad);
+    return bad;
 }
 
 static void dispatch(struct bff_request *r)
@@ -623,7 +657,11 @@ static void dispatch(struct bff_request *r)
     if (rl_hold(r))
         return; /* 429, store error, deferred 401/403, or waiting for Redis */
     if (r->body_too_large) {
-        req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+        refuse(r, 413, "the request body is larger than max_body");
+        return;
+    }
+    if (r->chunked && trailers_bad(r)) {
+        refuse(r, 400, "a trailer field is not a token name with a valid value");
         return;
     }
     switch (r->route->kind) {
