@@ -9,8 +9,8 @@ pkgs=(build-essential pkg-config meson ninja-build
       libyaml-dev zlib1g-dev libhiredis-dev check
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)
-      haproxy prometheus  # tests/e2e/test_fleet.c, make demo-fleet; promtool
-      nginx)              # tests/hostile-peers.sh (with haproxy)
+      haproxy prometheus) # tests/e2e/test_fleet.c, make demo-fleet; promtool
+# (tests/hostile-peers.sh, not part of make test, installs nginx itself)
 
 missing=()
 for p in "${pkgs[@]}"; do
