@@ -178,7 +178,7 @@ wait "$probe_pid" || true
 grep '^hostile-probe:' "$tmp/probe.log" >&2 || true
 
 header="Run $(date -u +%Y-%m-%d) on $(uname -sm): Portico $(git rev-parse --short HEAD 2>/dev/null || echo '?'), \
-$(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}')."
+$(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>&1 | awk 'NR == 1 {print "HAProxy " $3}')."
 if [ -n "$out" ]; then
   printf '%s\n\n%s\n' "$header" "$table" > "$out"
   echo "hostile-peers: table written to $out" >&2
