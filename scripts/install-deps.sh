@@ -16,6 +16,7 @@ pkgs=(build-essential pkg-config meson ninja-build
 # Debian 12's nodejs 18 and npm unless a node and npm are already on PATH.
 command -v node >/dev/null || pkgs+=(nodejs)
 command -v npm >/dev/null || pkgs+=(npm)
+# (tests/hostile-peers.sh, not part of make test, installs nginx itself)
 
 missing=()
 for p in "${pkgs[@]}"; do
