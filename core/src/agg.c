@@ -490,8 +490,16 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
         tmo = (uint32_t)(a->deadline_ms - now);
     if (!hdrs)
         goto oom;
-    size_t n = identity_headers(r, "GET", svc->url, c->path, hdrs);
-    if (n == 0)
+    size_t n = 0;
+    int    irc = identity_headers(r, "GET", svc->url, c->path, hdrs, &n);
+    if (irc == BFF_EINVAL) { /* never forwarded unsigned */
+        call_failed(c, 500,
+                    bff_arena_printf(&r->arena, "the call to %s cannot be signed",
+                                     svc->name),
+                    "error");
+        return -1;
+    }
+    if (irc)
         goto oom;
     hdrs[n++] = "Accept: application/json";
     memset(&c->up, 0, sizeof(c->up));

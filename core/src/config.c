@@ -1153,8 +1153,13 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
         u32(c, v[INFLIGHT], "max_in_flight", &s->max_in_flight, 1, 1000000);
     if (v[RETRIES])
         u32(c, v[RETRIES], "retries", &s->retries, 0, 10);
-    if (v[NONGET])
+    if (v[NONGET]) {
         boolean(c, v[NONGET], "retry_non_get", &s->retry_put_delete);
+        if (s->retry_put_delete && v[RETRIES] && s->retries == 0)
+            err(c, v[NONGET],
+                "retry_non_get: has no effect with retries: 0 (nothing is retried); "
+                "drop it or allow retries");
+    }
     snprintf(where, sizeof where, "in services.%s.circuit_breaker", name);
     if (v[CB] && !getmap(c, v[CB], "circuit_breaker", where, cb_keys, w)) {
         if (w[0])
@@ -1190,6 +1195,13 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
             str(c, w[2], "key", &s->tls.key);
         if (!w[1] != !w[2])
             err(c, v[TLS], "tls: cert: and key: go together; give both or neither");
+        if (!w[0] && !w[1] && !w[2])
+            err(c, v[TLS], "tls: empty; give ca:, cert: and key:, or leave tls out");
+        else if (s->url && strncmp(s->url, "https://", 8) != 0)
+            err(c, v[TLS],
+                "tls: has no effect on \"%s\" (plain http://); use an https:// url "
+                "or drop tls:",
+                s->url);
     }
 }
 
@@ -1325,8 +1337,13 @@ static void jwt(struct ctx *c, const yaml_node_t *n)
         str(c, v[FILE_], "jwks_file", &cfg->auth.jwks_file);
     if (v[URL])
         url(c, v[URL], "jwks_url", &cfg->auth.jwks_url);
-    if (v[REFRESH])
+    if (v[REFRESH]) {
         dur(c, v[REFRESH], "jwks_refresh", &cfg->auth.jwks_refresh_ms, SEC, 24 * HOUR);
+        if (!v[URL])
+            err(c, v[REFRESH],
+                "jwks_refresh: applies to jwks_url: only; a jwks_file is re-read on "
+                "reload (SIGHUP)");
+    }
     if (v[ALGS])
         algorithms(c, v[ALGS]);
     if (v[ISS])
@@ -1391,23 +1408,85 @@ static void rate_limit(struct ctx *c, const yaml_node_t *n)
         cfg->rate_limit.key = (enum bff_rl_key)i;
     if (v[2] && (i = oneof(c, v[2], "on_store_error", onerr_names)) >= 0)
         cfg->rate_limit.on_store_error_deny = i;
-    if (v[3])
+    if (v[3]) {
         dur(c, v[3], "store_timeout", &cfg->rate_limit.store_timeout_ms, 1, 10 * SEC);
+        if (!v[0] || (cfg->rate_limit.store && !strcmp(cfg->rate_limit.store, "memory")))
+            err(c, v[3],
+                "store_timeout: applies to a redis:// store only; the memory store "
+                "never waits");
+    }
     if (v[4])
         u32(c, v[4], "max_keys", &cfg->rate_limit.max_keys, 1, 100000000);
+}
+
+/* A request header a preflight may allow: an RFC 9110 token. */
+static int corsheadercheck(struct ctx *c, const yaml_node_t *n, const char *key,
+                           const char *s)
+{
+    char qb[QLEN];
+
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p))) {
+            err(c, n, "%s %s: a header name is a token (letters, digits, -, ...)",
+                key, q(qb, sizeof qb, s));
+            return -1;
+        }
+    return 0;
+}
+
+/* cors.headers joined by ", " (or the default list) for preflight answers;
+ * a name listed twice (in any case) is reported at its second place. */
+static void cors_headers(struct ctx *c, const yaml_node_t *n)
+{
+    struct bff_config *cfg = c->cfg;
+    size_t             len = 0;
+
+    if (n) {
+        strlist(c, n, "headers", 1, corsheadercheck, &cfg->cors.headers,
+                &cfg->cors.nheaders);
+        for (size_t i = 1; i < cfg->cors.nheaders; i++)
+            for (size_t j = 0; j < i; j++)
+                if (!strcasecmp(cfg->cors.headers[i], cfg->cors.headers[j])) {
+                    char qb[QLEN];
+                    err(c, n, "headers %s: listed twice",
+                        q(qb, sizeof qb, cfg->cors.headers[i]));
+                    break;
+                }
+    }
+    if (!cfg->cors.headers) {
+        cfg->cors.allow_headers = strdup(BFF_CORS_DEFAULT_HEADERS);
+        if (!cfg->cors.allow_headers)
+            c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < cfg->cors.nheaders; i++)
+        len += strlen(cfg->cors.headers[i]) + 2;
+    cfg->cors.allow_headers = calloc(1, len + 1);
+    if (!cfg->cors.allow_headers) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < cfg->cors.nheaders; i++) {
+        if (i)
+            strcat(cfg->cors.allow_headers, ", ");
+        strcat(cfg->cors.allow_headers, cfg->cors.headers[i]);
+    }
 }
 
 /* cors: origins are required once cors: is present; "*" never goes with
  * credentials, which browsers would refuse anyway. */
 static void cors(struct ctx *c, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"origins", "credentials", "max_age", NULL};
+    static const char *const keys[] = {"origins", "credentials", "max_age", "headers",
+                                       NULL};
     struct bff_config       *cfg = c->cfg;
-    yaml_node_t             *v[3];
+    yaml_node_t             *v[4];
     char                     qb[QLEN];
 
     if (getmap(c, n, "cors", "in cors", keys, v))
         return;
+    cors_headers(c, v[3]);
     if (v[1])
         boolean(c, v[1], "credentials", &cfg->cors.credentials);
     if (v[2])
@@ -1442,6 +1521,38 @@ static void cors(struct ctx *c, const yaml_node_t *n)
                 "origins \"*\": cannot go with credentials: true (browsers refuse "
                 "it); list the origins instead");
     }
+}
+
+/* tracing: the share of traces started here (a request without a valid
+ * traceparent) that are sampled. A plain decimal from 0 to 1: no sign,
+ * exponent, hex, inf or nan. */
+static void tracing(struct ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"sample_ratio", NULL};
+    yaml_node_t             *v[1];
+    char                     qb[QLEN];
+
+    if (getmap(c, n, "tracing", "in tracing", keys, v) || !v[0])
+        return;
+    const char *s = scalar(c, v[0], "sample_ratio");
+    if (!s)
+        return;
+    size_t ndig = 0, ndot = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            ndig++;
+        else if (*p == '.')
+            ndot++;
+        else
+            ndot = 2;
+    }
+    double d = ndig && ndot < 2 && strlen(s) <= 32 ? strtod(s, NULL) : -1;
+    if (d < 0 || d > 1) {
+        err(c, v[0], "sample_ratio %s: must be a number from 0 to 1 (like 0.1)",
+            q(qb, sizeof qb, s));
+        return;
+    }
+    c->cfg->tracing.sample_ratio = d;
 }
 
 /* ---- routes ----------------------------------------------------------- */
@@ -1749,8 +1860,13 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
     if (v[RATE] && (s = scalar(c, v[RATE], "rate_limit")) &&
         bff_rate_parse(s, &r->rate, &why))
         err(c, v[RATE], "rate_limit %s: %s", q(qb, sizeof qb, s), why);
-    if (v[TIMEOUT])
+    if (v[TIMEOUT]) {
         dur(c, v[TIMEOUT], "timeout", &r->timeout_ms, 1, HOUR);
+        if (kinds == 1 && v[STATIC])
+            err(c, v[TIMEOUT],
+                "timeout: has no effect on a static: route (files are read at once); "
+                "drop it");
+    }
     if (v[METHODS])
         methods(c, v[METHODS], &r->methods);
     if (v[STRIP]) {
@@ -1806,7 +1922,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
 {
     static const char *const keys[] = {
         "listen",   "workers", "admin_listen", "drain_timeout", "access_log", "limits",
-        "services", "auth",    "rate_limit",   "cors",          "routes",     NULL};
+        "services", "auth",    "rate_limit",   "cors",          "tracing",    "routes",
+        NULL};
     enum {
         LISTEN,
         WORKERS,
@@ -1818,12 +1935,13 @@ static void top(struct ctx *c, const yaml_node_t *root)
         AUTH,
         RL,
         CORS,
+        TRACING,
         ROUTES
     };
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};
     struct bff_config *cfg = c->cfg;
-    yaml_node_t       *v[11], *w[4];
+    yaml_node_t       *v[12], *w[4];
 
     if (root->type != YAML_MAPPING_NODE) {
         err(c, root, "the config must be a mapping (key: value) at the top, got %s",
@@ -1867,6 +1985,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
         rate_limit(c, v[RL]);
     if (v[CORS])
         cors(c, v[CORS]);
+    if (v[TRACING])
+        tracing(c, v[TRACING]);
     /* last: routes refer to services and may add implicit ones */
     if (c->oom)
         return;
@@ -1894,6 +2014,7 @@ static void defaults(struct bff_config *cfg)
     cfg->rate_limit.store_timeout_ms = 50;
     cfg->rate_limit.max_keys = 100000;
     cfg->cors.max_age_ms = 600000;
+    cfg->tracing.sample_ratio = 1.0;
 }
 
 /* Fills the string defaults the file left unset. */
@@ -2131,6 +2252,8 @@ void bff_config_free(struct bff_config *cfg)
     free(cfg->auth.internal_signing_key_file);
     free(cfg->rate_limit.store);
     strv_free(cfg->cors.origins);
+    strv_free(cfg->cors.headers);
+    free(cfg->cors.allow_headers);
     free(cfg->path);
     free(cfg->listen);
     free(cfg->admin_listen);

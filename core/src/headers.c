@@ -180,3 +180,95 @@ int bff_traceparent_valid(const char *v)
         return 0;
     return lowhex(v + 3, 32) == 1 && lowhex(v + 36, 16) == 1 && lowhex(v + 53, 2) >= 0;
 }
+
+static int ts_keychar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '*' || c == '/';
+}
+
+/* A tracestate key: simple-key, or tenant-id "@" system-id. */
+static int ts_key_ok(const char *k, size_t n)
+{
+    const char *at = memchr(k, '@', n);
+
+    if (!at) {
+        if (n < 1 || n > 256 || !(k[0] >= 'a' && k[0] <= 'z'))
+            return 0;
+        for (size_t i = 1; i < n; i++)
+            if (!ts_keychar((unsigned char)k[i]))
+                return 0;
+        return 1;
+    }
+    size_t tn = (size_t)(at - k), sn = n - tn - 1;
+    const char *sys = at + 1;
+    if (tn < 1 || tn > 241 || sn < 1 || sn > 14)
+        return 0;
+    if (!((k[0] >= 'a' && k[0] <= 'z') || (k[0] >= '0' && k[0] <= '9')))
+        return 0;
+    for (size_t i = 1; i < tn; i++)
+        if (!ts_keychar((unsigned char)k[i]))
+            return 0;
+    if (!(sys[0] >= 'a' && sys[0] <= 'z'))
+        return 0;
+    for (size_t i = 1; i < sn; i++)
+        if (!ts_keychar((unsigned char)sys[i]))
+            return 0;
+    return 1;
+}
+
+/* A tracestate value: 1 to 256 of %x20-2B / %x2D-3C / %x3E-7E, the last not
+ * a space. */
+static int ts_value_ok(const char *v, size_t n)
+{
+    if (n < 1 || n > 256 || v[n - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
+            return 0;
+    }
+    return 1;
+}
+
+int bff_tracestate_normalize(const char *in, size_t len, char *out, size_t cap)
+{
+    struct {
+        size_t off, klen;
+    }      seen[BFF_TRACESTATE_MAX_MEMBERS];
+    size_t nseen = 0, o = 0, i = 0;
+
+    if (!in || !out || cap < len + 1 || len > BFF_TRACESTATE_MAX_BYTES)
+        return -1;
+    while (i <= len) {
+        size_t s = i, e;
+        while (i < len && in[i] != ',')
+            i++;
+        e = i++; /* past the ',' (or the end) */
+        while (s < e && (in[s] == ' ' || in[s] == '\t'))
+            s++;
+        while (e > s && (in[e - 1] == ' ' || in[e - 1] == '\t'))
+            e--;
+        if (s == e)
+            continue; /* an empty member is allowed and dropped */
+        const char *eq = memchr(in + s, '=', e - s);
+        if (!eq)
+            return -1;
+        size_t klen = (size_t)(eq - (in + s)), vlen = e - s - klen - 1;
+        if (!ts_key_ok(in + s, klen) || !ts_value_ok(eq + 1, vlen))
+            return -1;
+        if (nseen == BFF_TRACESTATE_MAX_MEMBERS)
+            return -1;
+        for (size_t k = 0; k < nseen; k++)
+            if (seen[k].klen == klen && memcmp(out + seen[k].off, in + s, klen) == 0)
+                return -1; /* a key twice */
+        if (o)
+            out[o++] = ',';
+        seen[nseen].off = o;
+        seen[nseen++].klen = klen;
+        memcpy(out + o, in + s, e - s);
+        o += e - s;
+    }
+    out[o] = '\0';
+    return (int)o;
+}

@@ -244,6 +244,9 @@ struct bff_request {
     size_t                       prefix_len;
     char                         request_id[129];
     char                         trace_id[33];
+    int                          trace_sampled; /* the sampled flag we pass on */
+    const char                  *tracestate; /* normalized, NULL = none (only
+                                                with a valid traceparent) */
     char                         client_ip[64];
     int                          authenticated;
     struct bff_identity          ident;
@@ -296,7 +299,8 @@ void req_resume(struct bff_request *r);
 
 /* A fresh 16-byte id as 32 lowercase hex digits. */
 void req_new_id(struct bff_worker *w, char out[33]);
-/* "traceparent: 00-<trace>-<new span>-01" for one upstream call, in request
+/* "traceparent: 00-<trace>-<new span>-<flags>" for one upstream call (flags
+ * 01 when sampled, else 00), in request
  * memory (NULL when out of memory). */
 const char *req_child_traceparent_header(struct bff_request *r);
 /* Appends "name;dur=12.3[;desc=\"x\"]" to the request's timings. */
@@ -335,10 +339,12 @@ void server_worker_snap_swap(struct bff_worker *w, struct bff_snapshot *s);
  * lines in request memory), for a call of @method on @path_query of the
  * service at @service_url (the signature covers the URL's own base path too,
  * as the service sees it).
- * Returns how many were written (at most 6). */
-size_t identity_headers(struct bff_request *r, const char *method,
-                        const char *service_url, const char *path_query,
-                        const char **out);
+ * Sets *@nout to how many were written (at most 7). Returns 0, BFF_ENOMEM,
+ * or BFF_EINVAL when the signer refuses a field (a control character): the
+ * caller then answers 500 and forwards nothing. */
+int identity_headers(struct bff_request *r, const char *method,
+                     const char *service_url, const char *path_query,
+                     const char **out, size_t *nout);
 
 /* Static route: serves a file under the route's folder (static.c). */
 void static_serve(struct bff_request *r);

@@ -105,12 +105,14 @@ int policy_preflight(struct bff_request *r)
         req_problem(r, 403, "this method is not allowed on this route", NULL, 0);
         return 1;
     }
+    /* The allowed request headers are the configured list (cors.headers),
+     * never an echo of what was asked: a browser then refuses a request
+     * with any other header before it is sent. */
     struct bff_hdr h[4];
     size_t         n = 0;
     h[n++] = (struct bff_hdr){"Access-Control-Allow-Methods", acrm};
-    const char *acrh = req_header(r, "Access-Control-Request-Headers");
-    if (acrh)
-        h[n++] = (struct bff_hdr){"Access-Control-Allow-Headers", acrh};
+    h[n++] = (struct bff_hdr){"Access-Control-Allow-Headers",
+                              r->snap->cfg->cors.allow_headers};
     h[n++] = (struct bff_hdr){"Access-Control-Max-Age",
                               bff_arena_printf(&r->arena, "%u",
                                                r->snap->cfg->cors.max_age_ms / 1000)};
@@ -121,7 +123,7 @@ int policy_preflight(struct bff_request *r)
 size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_t cap)
 {
     size_t n = rl_response_headers(r, out, cap); /* RateLimit-Policy, RateLimit */
-    if (!r->snap->cfg->cors.origins || cap - n < 3)
+    if (!r->snap->cfg->cors.origins || cap - n < 5)
         return n;
     const char *origin = allowed_origin(r);
     out[n++] = (struct bff_hdr){"Vary", "Origin"};
@@ -130,6 +132,10 @@ size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_
     out[n++] = (struct bff_hdr){"Access-Control-Allow-Origin", origin};
     if (r->snap->cfg->cors.credentials)
         out[n++] = (struct bff_hdr){"Access-Control-Allow-Credentials", "true"};
+    /* what the page's JavaScript may read: response.headers.get() and the
+     * Resource Timing entries (Server-Timing among them) of this origin */
+    out[n++] = (struct bff_hdr){"Access-Control-Expose-Headers", BFF_CORS_EXPOSE_HEADERS};
+    out[n++] = (struct bff_hdr){"Timing-Allow-Origin", origin};
     return n;
 }
 
@@ -144,6 +150,11 @@ static const char *qstring_safe(struct bff_arena *a, const char *s)
     return out ? out : "";
 }
 
+/* 401 with an RFC 6750 §3.1 challenge. @error NULL: no credentials were
+ * sent (none, another scheme, or an empty token), so the challenge names the
+ * realm only; else a token was sent and refused, and the challenge says
+ * error="invalid_token" with @desc (the problem's detail) as
+ * error_description. */
 static void unauthorized(struct bff_request *r, const char *error, const char *desc)
 {
     struct bff_hdr *h = bff_arena_alloc(&r->arena, sizeof(*h));
@@ -152,10 +163,17 @@ static void unauthorized(struct bff_request *r, const char *error, const char *d
         return;
     }
     h->name = "WWW-Authenticate";
-    h->value = bff_arena_printf(&r->arena,
-                                "Bearer realm=\"portico\", error=\"%s\", "
-                                "error_description=\"%s\"",
-                                error, qstring_safe(&r->arena, desc));
+    if (!error)
+        h->value = "Bearer realm=\"portico\"";
+    else
+        h->value = bff_arena_printf(&r->arena,
+                                    "Bearer realm=\"portico\", error=\"%s\", "
+                                    "error_description=\"%s\"",
+                                    error, qstring_safe(&r->arena, desc));
+    if (!h->value) {
+        req_problem(r, 500, "out of memory", NULL, 0);
+        return;
+    }
     rl_deny(r, 401, desc, h, 1); /* on a limited route: after the budget step */
 }
 
@@ -200,23 +218,31 @@ static int authenticate(struct bff_request *r)
     r->authenticated = 0;
     if (route->auth == BFF_AUTH_NONE)
         return 0;
+    /* Credentials are a Bearer token (the scheme is case-insensitive); no
+     * Authorization header, another scheme (Basic, ...) or "Bearer" with
+     * nothing after it is no credentials at all (RFC 6750 §3.1). */
     authz = req_header(r, "Authorization");
-    if (!authz) {
+    const char *tok = NULL;
+    size_t      len = 0;
+    if (authz && strncasecmp(authz, "Bearer", 6) == 0 &&
+        (authz[6] == ' ' || authz[6] == '\t')) {
+        tok = authz + 7;
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        len = strlen(tok);
+        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+            len--;
+    }
+    if (len == 0) {
         if (route->auth == BFF_AUTH_OPTIONAL)
             return 0;
-        unauthorized(r, "invalid_token", "a bearer token is required");
+        unauthorized(r, NULL,
+                     !authz ? "a bearer token is required"
+                     : tok  ? "a bearer token is required (the Bearer credentials are empty)"
+                            : "a bearer token is required (the Authorization scheme is not "
+                              "Bearer)");
         return 1;
     }
-    if (strncasecmp(authz, "Bearer ", 7) != 0) {
-        unauthorized(r, "invalid_request", "the Authorization scheme must be Bearer");
-        return 1;
-    }
-    const char *tok = authz + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t len = strlen(tok);
-    while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-        len--;
     if (!r->snap->keys && !r->snap->jwks) {
         req_problem(r, 500, "this route needs auth but auth.jwt is not configured", NULL, 0);
         return 1;

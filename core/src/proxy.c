@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bff/err.h"
 #include "bff/headers.h"
 #include "bff/sign.h"
 #include "bff/util.h"
@@ -21,15 +22,18 @@ static const char *url_base_path(const char *url)
     return p ? p : "";
 }
 
-size_t identity_headers(struct bff_request *r, const char *method, const char *service_url,
-                        const char *path_query, const char **out)
+int identity_headers(struct bff_request *r, const char *method, const char *service_url,
+                     const char *path_query, const char **out, size_t *nout)
 {
     size_t      n = 0;
     const char *uid = r->authenticated ? r->ident.user_id : NULL;
     const char *roles = r->authenticated ? r->ident.roles : NULL;
 
+    *nout = 0;
     out[n++] = bff_arena_cat(&r->arena, "X-Request-Id: ", r->request_id, NULL);
     out[n++] = req_child_traceparent_header(r);
+    if (out[n - 1] && r->tracestate)
+        out[n++] = bff_arena_cat(&r->arena, "tracestate: ", r->tracestate, NULL);
     if (uid) {
         out[n++] = bff_arena_cat(&r->arena, "X-User-Id: ", uid, NULL);
         out[n++] = bff_arena_cat(&r->arena, "X-User-Roles: ", roles, NULL);
@@ -40,15 +44,20 @@ size_t identity_headers(struct bff_request *r, const char *method, const char *s
         const char *base = url_base_path(service_url);
         const char *target =
             *base ? bff_arena_cat(&r->arena, base, path_query, NULL) : path_query;
-        if (target &&
-            bff_sign_identity(r->snap->sign_key, r->snap->sign_keylen, bff_unix_now(),
-                              method, target, uid, roles, r->request_id, sig) == 0)
-            out[n++] = bff_arena_cat(&r->arena, "X-Gateway-Signature: ", sig, NULL);
+        if (!target)
+            return BFF_ENOMEM;
+        /* A field the signer refuses (a control character) is never sent
+         * unsigned: the service would refuse it, or worse, trust it. */
+        if (bff_sign_identity(r->snap->sign_key, r->snap->sign_keylen, bff_unix_now(),
+                              method, target, uid, roles, r->request_id, sig) != 0)
+            return BFF_EINVAL;
+        out[n++] = bff_arena_cat(&r->arena, "X-Gateway-Signature: ", sig, NULL);
     }
     for (size_t i = 0; i < n; i++)
         if (!out[i])
-            return 0;
-    return n;
+            return BFF_ENOMEM;
+    *nout = n;
+    return 0;
 }
 
 struct hdr_ctx {
@@ -156,8 +165,13 @@ void proxy_start(struct bff_request *r)
     if (host)
         hc.out[hc.n++] = bff_arena_cat(&r->arena, "X-Forwarded-Host: ", host, NULL);
     const char *idh[8];
-    size_t      ni = identity_headers(r, r->method, svc->url, pq, idh);
-    if (ni == 0)
+    size_t      ni = 0;
+    int         irc = identity_headers(r, r->method, svc->url, pq, idh, &ni);
+    if (irc == BFF_EINVAL) {
+        req_problem(r, 500, "the forwarded identity cannot be signed", NULL, 0);
+        return;
+    }
+    if (irc)
         goto oom;
     for (size_t i = 0; i < ni && hc.n < cap; i++)
         hc.out[hc.n++] = idh[i];

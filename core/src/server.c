@@ -176,7 +176,8 @@ void req_new_id(struct bff_worker *w, char out[33])
     bff_hex(b, 16, out);
 }
 
-/* "traceparent: 00-<trace>-<new span>-01", the header a service call carries. */
+/* "traceparent: 00-<trace>-<new span>-<flags>", the header a service call
+ * carries: flags 01 when the trace is sampled, else 00. */
 const char *req_child_traceparent_header(struct bff_request *r)
 {
     static const char pre[] = "traceparent: 00-";
@@ -189,7 +190,7 @@ const char *req_child_traceparent_header(struct bff_request *r)
     memcpy(p, r->trace_id, 32), p += 32;
     *p++ = '-';
     bff_hex((const uint8_t *)&v, 8, p), p += 16;
-    memcpy(p, "-01", 4);
+    memcpy(p, r->trace_sampled ? "-01" : "-00", 4);
     return out;
 }
 
@@ -480,6 +481,59 @@ static const char *allow_list(struct bff_arena *a, uint32_t methods)
     return bff_arena_strdup(a, buf);
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
+}
+
+struct ts_join {
+    struct bff_request *r;
+    char               *buf; /* BFF_TRACESTATE_MAX_BYTES + 1 */
+    size_t              len;
+    int                 n, over;
+};
+
+static int ts_collect(void *cls, const char *name, const char *value)
+{
+    struct ts_join *j = cls;
+    size_t          vl;
+
+    if (strcasecmp(name, "tracestate") != 0)
+        return 1;
+    vl = strlen(value);
+    if (j->len + (j->n > 0) + vl > BFF_TRACESTATE_MAX_BYTES) {
+        j->over = 1;
+        return 0;
+    }
+    if (j->n++ > 0)
+        j->buf[j->len++] = ',';
+    memcpy(j->buf + j->len, value, vl);
+    j->len += vl;
+    return 1;
+}
+
+/* The client's tracestate lines joined and checked (W3C Trace Context), in
+ * request memory; NULL when there is none, it is empty, or it is invalid or
+ * over its bounds (then it is dropped whole, never passed on in part). */
+static const char *tracestate_in(struct bff_request *r)
+{
+    struct ts_join j = {r, NULL, 0, 0, 0};
+    char          *out;
+    int            n;
+
+    if (!req_header(r, "tracestate"))
+        return NULL;
+    j.buf = bff_arena_alloc(&r->arena, 2 * (BFF_TRACESTATE_MAX_BYTES + 1));
+    if (!j.buf)
+        return NULL;
+    req_each_header(r, ts_collect, &j);
+    if (j.over)
+        return NULL;
+    out = j.buf + BFF_TRACESTATE_MAX_BYTES + 1;
+    n = bff_tracestate_normalize(j.buf, j.len, out, BFF_TRACESTATE_MAX_BYTES + 1);
+    return n > 0 ? out : NULL;
+}
+
 /* The first call for a request: everything decided from the request line and
  * headers, before any body is read. May answer. */
 static void begin(struct bff_request *r, const char *method)
@@ -497,10 +551,21 @@ static void begin(struct bff_request *r, const char *method)
     else
         req_new_id(r->w, r->request_id);
     v = req_header(r, "traceparent");
-    if (v && bff_traceparent_valid(v))
+    if (v && bff_traceparent_valid(v)) {
+        /* the caller decided: its sampled flag (bit 0 of trace-flags) is
+         * passed on, and its tracestate with it */
         memcpy(r->trace_id, v + 3, 32), r->trace_id[32] = '\0';
-    else
+        r->trace_sampled = (hexval(v[54]) & 1) != 0;
+        r->tracestate = tracestate_in(r);
+    } else {
+        /* a trace started here is sampled by tracing.sample_ratio */
+        double ratio = cfg->tracing.sample_ratio;
         req_new_id(r->w, r->trace_id);
+        r->trace_sampled =
+            ratio >= 1.0 ||
+            (ratio > 0.0 && (double)(worker_rand(r->w) >> 11) * 0x1p-53 < ratio);
+        r->tracestate = NULL; /* W3C: never without a valid traceparent */
+    }
 
     if (!r->raw_uri || r->raw_uri[0] != '/') {
         req_problem(r, 400, "the request target must be an absolute path", NULL, 0);

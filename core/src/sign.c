@@ -2,7 +2,8 @@
  *
  * The MAC covers t "\n" METHOD "\n" path?query "\n" X-User-Id "\n"
  * X-User-Roles "\n" X-Request-Id, fed to HMAC-SHA256 piece by piece so that no
- * field needs copying or a length bound. The MAC algorithm is fetched once per
+ * field needs copying or a length bound. A field holding a control character
+ * is refused, so the joined string stands for exactly one request. The MAC algorithm is fetched once per
  * process; every call gets its own context, so any thread may sign or verify. */
 #include "bff/sign.h"
 
@@ -36,6 +37,17 @@ static void hmac_fetch(void)
     hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
+/* 1 when @s holds a byte the signed string could not tell apart from its own
+ * framing: any control character (< 0x20, which covers CR, LF and TAB) or DEL.
+ * NUL cannot be inside a C string; a caller holding a length would check it. */
+static int has_ctl(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 1;
+    return 0;
+}
+
 static int feed(EVP_MAC_CTX *ctx, const char *s, int newline)
 {
     if (s != NULL && *s != '\0' && !EVP_MAC_update(ctx, (const uint8_t *)s, strlen(s)))
@@ -59,6 +71,12 @@ static int mac_hex(const uint8_t *key, size_t keylen, const char *t_text,
     int               rc = BFF_EINVAL;
 
     if (key == NULL || keylen == 0)
+        return BFF_EINVAL;
+    /* The fields are joined by "\n": a field holding one (or any other
+     * control character) could make two different requests one string, so it
+     * is never signed and never verifies (SPEC §5). */
+    if (has_ctl(method) || has_ctl(path_query) || has_ctl(user_id) || has_ctl(roles) ||
+        has_ctl(request_id))
         return BFF_EINVAL;
     pthread_once(&hmac_once, hmac_fetch);
     if (hmac_alg == NULL)

@@ -5,9 +5,14 @@
 //   PORTICO_CONTROL  http://127.0.0.1:PORT of the shop's control port (faults)
 //   PORTICO_TOKEN    a support agent's token
 //   PORTICO_TMP      a scratch folder (Chromium's profile, the screenshots)
+//   PORTICO_OTHER_PORT     a free port whose origin is in bff-web's cors.origins
+//   PORTICO_STRANGER_PORT  a free port whose origin is not
 // It loads the page, opens order o-1, checks what is drawn, makes inventory
-// slow and checks the page names inventory as missing. Exit 0 when all passed.
+// slow and checks the page names inventory as missing; then, from a page on
+// each of the two other origins (served by a tiny server started here), checks
+// what a cross-origin script may read. Exit 0 when all passed.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -15,7 +20,9 @@ const web = process.env.PORTICO_WEB;
 const control = process.env.PORTICO_CONTROL;
 const token = process.env.PORTICO_TOKEN;
 const tmp = process.env.PORTICO_TMP;
-for (const [k, v] of Object.entries({ web, control, token, tmp })) {
+const otherPort = process.env.PORTICO_OTHER_PORT;
+const strangerPort = process.env.PORTICO_STRANGER_PORT;
+for (const [k, v] of Object.entries({ web, control, token, tmp, otherPort, strangerPort })) {
   if (!v) {
     console.error(`dashboard test: ${k} is not set (run it through tests/browser/run.sh)`);
     process.exit(2);
@@ -40,6 +47,47 @@ async function fault(service, query) {
   const res = await fetch(`${control}/fault/${service}${query ? '?' + query : ''}`,
                           { method: 'POST' });
   assert.equal(res.status, 200, `fault ${service} ${query}: ${res.status}`);
+}
+
+// One blank page per extra origin: the cross-origin fetches run from it.
+const servers = [];
+for (const port of [otherPort, strangerPort]) {
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>elsewhere</title><p>another origin</p>');
+  });
+  await new Promise((ok, ko) => { srv.once('error', ko); srv.listen(Number(port), '127.0.0.1', ok); });
+  servers.push(srv);
+}
+
+// Runs in a page of another origin: fetches an order (a preflighted request,
+// Authorization is not a simple header) and a static file (a simple request),
+// credentials omitted, and reports what the script could read.
+async function crossOriginReads(page) {
+  return page.evaluate(async ({ web, token }) => {
+    const out = {};
+    try {
+      const api = await fetch(`${web}/api/orders/o-1`,
+                              { headers: { Authorization: `Bearer ${token}` }, credentials: 'omit' });
+      await api.json();
+      out.apiStatus = api.status;
+      out.serverTiming = api.headers.get('Server-Timing');
+      out.requestId = api.headers.get('X-Request-Id');
+      const entry = performance.getEntriesByName(`${web}/api/orders/o-1`)[0];
+      out.timingEntries = entry ? entry.serverTiming.map((t) => t.name).sort() : null;
+    } catch (e) { out.apiError = String(e); }
+    try {
+      const css = await fetch(`${web}/app.css`, { credentials: 'omit' });
+      await css.text();
+      out.etag = css.headers.get('ETag');
+    } catch (e) { out.cssError = String(e); }
+    try { // a request header outside cors.headers: the preflight does not allow it
+      await fetch(`${web}/api/orders/o-1`, {
+        headers: { Authorization: `Bearer ${token}`, 'X-Not-Allowed': '1' }, credentials: 'omit' });
+      out.extraHeader = 'sent';
+    } catch (e) { out.extraHeader = 'refused'; }
+    return out;
+  }, { web, token });
 }
 
 const context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
@@ -147,6 +195,40 @@ try {
     assert.equal(await page.isHidden('#missing'), true);
   });
 
+  await step('a page on a configured origin reads ETag and Server-Timing', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${otherPort}/`);
+      const got = await crossOriginReads(other);
+      assert.equal(got.apiError, undefined, got.apiError);
+      assert.equal(got.apiStatus, 200);
+      // one entry per service call, readable through Access-Control-Expose-Headers
+      assert.match(got.serverTiming, /\busers;dur=[0-9.]+/);
+      assert.match(got.serverTiming, /\borders;dur=[0-9.]+/);
+      assert.match(got.serverTiming, /\binventory;dur=[0-9.]+/);
+      assert.match(got.requestId, /^[0-9a-f]{32}$/);
+      // and in Resource Timing, through Timing-Allow-Origin
+      assert.deepEqual(got.timingEntries, ['inventory', 'orders', 'users']);
+      // a static file's strong tag ("-gzip" when it was sent compressed)
+      assert.match(got.etag || '', /^"[A-Za-z0-9_-]{22}(-gzip)?"$/);
+      assert.equal(got.extraHeader, 'refused');
+    } finally {
+      await other.close();
+    }
+  });
+
+  await step('a page on an origin not configured reads nothing', async () => {
+    const stranger = await context.newPage();
+    try {
+      await stranger.goto(`http://127.0.0.1:${strangerPort}/`);
+      const got = await crossOriginReads(stranger);
+      assert.match(got.apiError || '', /TypeError/);
+      assert.match(got.cssError || '', /TypeError/);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   await step('no script errors on the page', async () => {
     assert.deepEqual(pageErrors, []);
   });
@@ -154,6 +236,7 @@ try {
   failed = true;
 } finally {
   await context.close();
+  for (const srv of servers) srv.close();
 }
 const passed = results.filter((r) => r.ok).length;
 console.log(`${passed} passed, ${results.length - passed} failed`);

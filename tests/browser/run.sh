@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/browser/run.sh — the dashboard's browser test, as a meson test.
 #
-# Starts shop-services and bff-web on free loopback ports, mints a support
-# token, runs dashboard.test.mjs (playwright-core driving Debian's
+# Starts shop-services and bff-web on free loopback ports (bff-web's
+# cors.origins holds its own origin and one more the test serves a page from),
+# mints a support token, runs dashboard.test.mjs (playwright-core driving Debian's
 # /usr/bin/chromium), and stops everything it started. Fails — never skips —
 # when Chromium or node_modules are missing: scripts/install-deps.sh installs
 # both. Needs BFF_BUILD_ROOT (set by meson); BFF_SRC_ROOT defaults to the repo.
@@ -49,6 +50,8 @@ wait_for() { # url
 
 users=$(free_port); orders=$(free_port); inventory=$(free_port); control=$(free_port)
 web=$(free_port); admin=$(free_port)
+# two more origins the test serves a page from: one in cors.origins, one not
+other=$(free_port); stranger=$(free_port)
 
 "$build/demo/shop-services" --users-port "$users" --orders-port "$orders" \
   --inventory-port "$inventory" --control-port "$control" > "$tmp/shop-services.log" 2>&1 &
@@ -72,7 +75,7 @@ auth:
     jwks_file: $tmp/jwks.json
     algorithms: [ES256]
 cors:
-  origins: [http://127.0.0.1:$web]
+  origins: [http://127.0.0.1:$web, http://127.0.0.1:$other]
 routes:
   - path: /api/orders/{id}
     handler: order_details
@@ -94,4 +97,5 @@ wait_for "http://127.0.0.1:$admin/readyz"
 
 PORTICO_WEB="http://127.0.0.1:$web" PORTICO_CONTROL="http://127.0.0.1:$control" \
 PORTICO_TOKEN="$token" PORTICO_TMP="$tmp" \
+PORTICO_OTHER_PORT="$other" PORTICO_STRANGER_PORT="$stranger" \
   node "$here/dashboard.test.mjs"

@@ -110,6 +110,20 @@ static const char *bearer(const char *t)
     return p;
 }
 
+/* Asserts a 401 for a request without credentials (RFC 6750 §3.1): the
+ * challenge is exactly the realm, with no error attribute, and the problem's
+ * detail is @desc. */
+static void assert_401_no_credentials(const struct h_resp *r, const char *desc)
+{
+    assert_problem(r, 401);
+    const char *www = h_header(r, "WWW-Authenticate");
+    ck_assert_ptr_nonnull(www);
+    ck_assert_str_eq(www, "Bearer realm=\"portico\"");
+    json_object *j = body_json(r);
+    ck_assert_str_eq(jstr(j, "detail"), desc);
+    json_object_put(j);
+}
+
 /* Asserts a 401 whose challenge is RFC 6750 with @error and @desc, the
  * description safe inside a quoted-string, and the problem's detail @desc. */
 static void assert_401(const struct h_resp *r, const char *error, const char *desc)
@@ -316,7 +330,7 @@ START_TEST(required_forwards_the_identity)
 
     struct h_resp r;
     get("/req/echo", NULL, forged, &r);
-    assert_401(&r, "invalid_token", "a bearer token is required");
+    assert_401_no_credentials(&r, "a bearer token is required");
     h_resp_free(&r);
 }
 END_TEST
@@ -382,9 +396,37 @@ START_TEST(bearer_scheme_is_case_insensitive)
         ck_assert_str_eq(jstr(j, "headers.x-user-id"), "4412");
         json_object_put(j);
     }
+}
+END_TEST
+
+/* RFC 6750 §3.1: another scheme, or "Bearer" with nothing after it, is no
+ * credentials at all: on a required route the challenge names the realm and
+ * no error; on an optional route the request passes without an identity. A
+ * token that was sent and refused is the only invalid_token. */
+START_TEST(another_scheme_is_no_credentials)
+{
     struct h_resp r;
     get("/req/echo", "Basic dXNlcjpwYXNz", NULL, &r);
-    assert_401(&r, "invalid_request", "the Authorization scheme must be Bearer");
+    assert_401_no_credentials(
+        &r, "a bearer token is required (the Authorization scheme is not Bearer)");
+    h_resp_free(&r);
+    get("/req/echo", "Bearer   ", NULL, &r);
+    assert_401_no_credentials(
+        &r, "a bearer token is required (the Bearer credentials are empty)");
+    h_resp_free(&r);
+    get("/req/echo", "Bearertoken", NULL, &r); /* not the Bearer scheme */
+    assert_401_no_credentials(
+        &r, "a bearer token is required (the Authorization scheme is not Bearer)");
+    h_resp_free(&r);
+
+    json_object *j = echo("/opt/echo", "Basic dXNlcjpwYXNz", 200);
+    ck_assert_ptr_null(jstr(j, "headers.x-user-id"));
+    ck_assert_ptr_null(jstr(j, "headers.x-user-roles"));
+    ck_assert_ptr_null(jstr(j, "headers.authorization"));
+    json_object_put(j);
+
+    get("/req/echo", "Bearer not-a-token", NULL, &r);
+    assert_401(&r, "invalid_token", "the token is not a well-formed compact JWS");
     h_resp_free(&r);
 }
 END_TEST
@@ -888,6 +930,7 @@ static Suite *suite(void)
     tcase_add_test(tc, none_never_forwards_an_identity);
     tcase_add_test(tc, roles_gate_a_route_with_403);
     tcase_add_test(tc, bearer_scheme_is_case_insensitive);
+    tcase_add_test(tc, another_scheme_is_no_credentials);
     tcase_add_test(tc, refused_tokens_say_why);
     tcase_add_test(tc, the_same_token_again_is_still_checked_for_roles_and_routes);
     tcase_add_test(tc, signing_shop_accepts_the_gateway_and_refuses_forgeries);

@@ -185,7 +185,8 @@ static void setup(void)
     ck_assert_int_eq(h_bff_start(&web, "bff-web/bff-web", dir, y, &shop), 0);
     ck_assert_int_eq(start_fake_bff(&fake_web, "bff-web/bff-web", y), 0);
     snprintf(y, sizeof(y),
-             "%scors:\n  origins: [http://dash.example]\n  credentials: true\n%s",
+             "%scors:\n  origins: [http://dash.example]\n  credentials: true\n"
+             "  headers: [Authorization, X-Dashboard-Build]\n%s",
              head_yaml, routes);
     ck_assert_int_eq(h_bff_start(&web_cred, "bff-web/bff-web", dir, y, &shop), 0);
 
@@ -701,13 +702,16 @@ START_TEST(cors_preflight_and_actual_requests)
     /* preflight from an allowed origin */
     ck_assert_int_eq(req("OPTIONS", &web, path, NULL, "Origin: http://dash.example",
                          "Access-Control-Request-Method: GET",
-                         "Access-Control-Request-Headers: authorization", &r),
+                         "Access-Control-Request-Headers: authorization, x-evil", &r),
                      0);
     ck_assert_int_eq(r.status, 204);
     ck_assert_str_eq(h_header(&r, "Access-Control-Allow-Origin"),
                      "http://dash.example");
     ck_assert_ptr_nonnull(strstr(h_header(&r, "Access-Control-Allow-Methods"), "GET"));
-    ck_assert_ptr_nonnull(h_header(&r, "Access-Control-Allow-Headers"));
+    /* the configured list (here the default), never an echo of the ask */
+    ck_assert_str_eq(h_header(&r, "Access-Control-Allow-Headers"),
+                     "Authorization, Content-Type, If-None-Match, Idempotency-Key, "
+                     "traceparent");
     ck_assert_str_eq(h_header(&r, "Access-Control-Max-Age"), "600");
     ck_assert_ptr_null(h_header(&r, "Access-Control-Allow-Credentials"));
     ck_assert_ptr_nonnull(strstr(r.headers, "Vary: Origin"));
@@ -733,6 +737,12 @@ START_TEST(cors_preflight_and_actual_requests)
     ck_assert_str_eq(h_header(&r, "Access-Control-Allow-Origin"),
                      "https://dashboard.shop.example");
     ck_assert_ptr_null(h_header(&r, "Access-Control-Allow-Credentials"));
+    /* the page may read the timing and the budget */
+    ck_assert_str_eq(h_header(&r, "Access-Control-Expose-Headers"),
+                     "ETag, Server-Timing, RateLimit, RateLimit-Policy, Retry-After, "
+                     "X-Request-Id");
+    ck_assert_str_eq(h_header(&r, "Timing-Allow-Origin"),
+                     "https://dashboard.shop.example");
     h_resp_free(&r);
     /* actual request, refused origin: answered, but no grant, so the browser
      * keeps it from the page */
@@ -742,6 +752,8 @@ START_TEST(cors_preflight_and_actual_requests)
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_null(h_header(&r, "Access-Control-Allow-Origin"));
     ck_assert_ptr_null(h_header(&r, "Access-Control-Allow-Credentials"));
+    ck_assert_ptr_null(h_header(&r, "Access-Control-Expose-Headers"));
+    ck_assert_ptr_null(h_header(&r, "Timing-Allow-Origin"));
     ck_assert_ptr_nonnull(strstr(r.headers, "Vary: Origin"));
     h_resp_free(&r);
     /* errors carry the grant too, so the page can read the problem */
@@ -767,6 +779,8 @@ START_TEST(cors_with_credentials_names_the_origin)
     ck_assert_str_eq(h_header(&r, "Access-Control-Allow-Origin"),
                      "http://dash.example");
     ck_assert_str_eq(h_header(&r, "Access-Control-Allow-Credentials"), "true");
+    ck_assert_str_eq(h_header(&r, "Access-Control-Allow-Headers"),
+                     "Authorization, X-Dashboard-Build"); /* cors.headers */
     h_resp_free(&r);
     ck_assert_int_eq(req("GET", &web_cred, path, support, "Origin: http://dash.example",
                          NULL, NULL, &r),

@@ -366,6 +366,7 @@ START_TEST(trace_context_reaches_the_service_and_the_log)
     const char  *tp = jstr(j, "headers.traceparent");
     ck_assert_ptr_nonnull(tp);
     ck_assert_int_eq(strlen(tp), 55);
+    ck_assert_str_eq(tp + 52, "-01"); /* started here: sampled (ratio 1.0) */
     char trace[33];
     memcpy(trace, tp + 3, 32);
     trace[32] = '\0';
@@ -393,6 +394,101 @@ START_TEST(trace_context_reaches_the_service_and_the_log)
     ck_assert_int_eq(seen1, 2);
     ck_assert_int_eq(seen2, 1);
     free(log);
+}
+END_TEST
+
+/* GETs /echo/t with @hdrs; returns the traceparent and tracestate the service
+ * saw (tracestate "" when none) in @tp and @ts. */
+static void echo_trace(const char *const *hdrs, char tp[64], char ts[1024])
+{
+    struct h_resp r;
+    ck_assert_int_eq(h_http("GET", url(bff.port, "/echo/t"), hdrs, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    json_object *j = body_json(&r);
+    const char  *v = jstr(j, "headers.traceparent");
+    ck_assert_ptr_nonnull(v);
+    snprintf(tp, 64, "%s", v);
+    v = jstr(j, "headers.tracestate");
+    snprintf(ts, 1024, "%s", v ? v : "");
+    json_object_put(j);
+    h_resp_free(&r);
+}
+
+/* W3C Trace Context: the caller's sampled flag is passed on (not set), its
+ * tracestate too when valid and within 32 members and 512 bytes (else
+ * dropped whole, as with an invalid traceparent), and a trace started here
+ * follows tracing.sample_ratio (0 here: never sampled). */
+START_TEST(trace_flags_and_tracestate_are_the_callers)
+{
+    static const char extra[] = "tracing: { sample_ratio: 0 }\n";
+    char             *cfg = malloc(strlen(yaml) + sizeof(extra));
+    ck_assert_ptr_nonnull(cfg);
+    strcpy(cfg, yaml);
+    strcat(cfg, extra);
+    ck_assert_int_eq(h_bff_start(&bff, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
+    atexit(kill_bff);
+
+    char        tp[64], ts[1024];
+    const char *unsampled[] = {
+        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        "tracestate: congo=t61rcWkgMzE, rojo=00f067aa0ba902b7", NULL};
+    echo_trace(unsampled, tp, ts);
+    ck_assert_int_eq(strncmp(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-", 36), 0);
+    ck_assert_str_eq(tp + 52, "-00");
+    ck_assert_str_eq(ts, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+
+    /* sampled, with an unknown flag bit: only "sampled" is passed on; two
+     * tracestate lines are one list, empty members dropped */
+    const char *sampled[] = {
+        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03",
+        "tracestate: t@vendor=a b,,", "tracestate: x=1", NULL};
+    echo_trace(sampled, tp, ts);
+    ck_assert_str_eq(tp + 52, "-01");
+    ck_assert_str_eq(ts, "t@vendor=a b,x=1");
+
+    /* invalid tracestates are dropped whole */
+    char many[1024] = "tracestate: ", big[1024] = "tracestate: k0=";
+    for (int i = 0; i < 33; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sk%d=v", i ? "," : "",
+                 i);
+    /* k0=<250 v>,k1=<253 v>: 253 + 1 + 256 = 510 bytes, fits */
+    memset(big + strlen(big), 'v', 250);
+    strcat(big, ",k1=");
+    memset(big + strlen(big), 'v', 253);
+    const char *bad[] = {"tracestate: Congo=1",       /* upper-case key */
+                         "tracestate: a=1,a=2",       /* a key twice */
+                         "tracestate: a=1,b",         /* no '=' */
+                         "tracestate: a=x=y",         /* '=' in the value */
+                         many,                        /* 33 members */
+                         NULL};
+    for (int i = 0; bad[i]; i++) {
+        const char *h[] = {unsampled[0], bad[i], NULL};
+        echo_trace(h, tp, ts);
+        ck_assert_msg(ts[0] == '\0', "%s passed on as %s", bad[i], ts);
+        ck_assert_str_eq(tp + 52, "-00");
+    }
+    const char *h_big[] = {unsampled[0], big, NULL};
+    echo_trace(h_big, tp, ts);
+    ck_assert_uint_eq(strlen(ts), 510);
+    strcat(big, "vvv"); /* 513 bytes, each member still valid */
+    echo_trace(h_big, tp, ts);
+    ck_assert_str_eq(ts, "");
+    many[strrchr(many, ',') - many] = '\0'; /* 32 members: fine */
+    const char *h_many[] = {unsampled[0], many, NULL};
+    echo_trace(h_many, tp, ts);
+    ck_assert_str_eq(ts, many + strlen("tracestate: "));
+
+    /* no valid traceparent: a trace starts here, unsampled at ratio 0, and
+     * a tracestate is not passed on */
+    const char *started[] = {"traceparent: 01-4bf92f3577b34da6a3ce929d0e0e4736-"
+                             "00f067aa0ba902b7-01",
+                             "tracestate: congo=t61rcWkgMzE", NULL};
+    echo_trace(started, tp, ts);
+    ck_assert_int_ne(strncmp(tp + 3, "4bf92f3577b34da6a3ce929d0e0e4736", 32), 0);
+    ck_assert_str_eq(tp + 52, "-00");
+    ck_assert_str_eq(ts, "");
+    ck_assert_int_eq(h_stop(&bff.proc), 0);
+    free(cfg);
 }
 END_TEST
 
@@ -651,6 +747,7 @@ static Suite *suite(void)
     tcase_add_test(tc, metrics_count_what_was_sent_and_pass_promtool);
     tcase_add_test(tc, admin_endpoints_answer);
     tcase_add_test(tc, trace_context_reaches_the_service_and_the_log);
+    tcase_add_test(tc, trace_flags_and_tracestate_are_the_callers);
     tcase_add_test(tc, reload_under_traffic_drops_nothing);
     tcase_add_test(tc, in_flight_requests_finish_on_their_config);
     tcase_add_test(tc, sigterm_drains_in_flight_requests);

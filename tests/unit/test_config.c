@@ -20,7 +20,9 @@ static const struct bff_endpoint eps[] = {
 };
 static const struct bff_config_opts opts = {eps, 2};
 
-/* SPEC §3, the full example, verbatim. */
+/* SPEC §3, the full example, verbatim but for one word: the SPEC gives the
+ * users service `url: http://...` next to `tls:`, where tls has no effect;
+ * since that is an error (err_keys_without_effect), users is https:// here. */
 static const char spec_full[] =
     "listen: 127.0.0.1:8081            # client-facing\n"
     "workers: 2                        # event-loop threads; default: one per core\n"
@@ -32,7 +34,7 @@ static const char spec_full[] =
     "\n"
     "services:                          # named upstreams\n"
     "  users:\n"
-    "    url: http://127.0.0.1:9101\n"
+    "    url: https://127.0.0.1:9101\n"
     "    connect_timeout: 200ms\n"
     "    timeout: 800ms                 # whole call, per attempt\n"
     "    max_in_flight: 256             # bulkhead: beyond it, fail fast with 503\n"
@@ -211,7 +213,7 @@ START_TEST(spec_full_loads)
     ck_assert_int_eq(inv, 2);
     ck_assert_int_eq(lit, 3);
     ck_assert_int_eq(bff_config_service(c, "nope"), -1);
-    ck_assert_str_eq(c->services[users].url, "http://127.0.0.1:9101");
+    ck_assert_str_eq(c->services[users].url, "https://127.0.0.1:9101");
     ck_assert_uint_eq(c->services[users].connect_timeout_ms, 200);
     ck_assert_uint_eq(c->services[users].timeout_ms, 800);
     ck_assert_uint_eq(c->services[users].max_in_flight, 256);
@@ -367,7 +369,39 @@ START_TEST(defaults)
     ck_assert_ptr_null(c->cors.origins);
     ck_assert_int_eq(c->cors.credentials, 0);
     ck_assert_uint_eq(c->cors.max_age_ms, 600000);
+    ck_assert(c->tracing.sample_ratio == 1.0);
     bff_config_free(c);
+}
+END_TEST
+
+/* tracing.sample_ratio: a plain decimal from 0 to 1. */
+START_TEST(tracing_sample_ratio)
+{
+    static const struct {
+        const char *text;
+        double      want;
+    } ok[] = {{"0", 0}, {"1", 1}, {"0.1", 0.1}, {"1.0", 1}, {".25", 0.25}, {"0.", 0}};
+    static const char *bad[] = {"1.5", "-0.1", "1e-1", "0x1", "nan", "inf", "0.1.2",
+                                ".", "10%", "+0.5"};
+    char yaml[256], want[256];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        snprintf(yaml, sizeof yaml, "tracing: { sample_ratio: \"%s\" }\n" ROUTE,
+                 ok[i].text);
+        struct bff_config *c = expect_ok(yaml);
+        ck_assert_msg(c->tracing.sample_ratio == ok[i].want, "%s", ok[i].text);
+        bff_config_free(c);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(yaml, sizeof yaml, ROUTE "tracing:\n  sample_ratio: %s\n", bad[i]);
+        snprintf(want, sizeof want,
+                 "t.yaml:5:17: sample_ratio \"%s\": must be a number from 0 to 1 "
+                 "(like 0.1)",
+                 bad[i]);
+        expect_err(yaml, want);
+    }
+    expect_err("tracing: { ratio: 0.5 }\n" ROUTE,
+               "t.yaml:1:12: unknown key \"ratio\" in tracing; expected sample_ratio");
 }
 END_TEST
 
@@ -415,7 +449,7 @@ START_TEST(all_keys)
         "services:\n"
         "  users:\n"
         "    url: https://users.internal:8443/api/\n"
-        "    retries: 0\n"
+        "    retries: 3\n"
         "    retry_non_get: true\n"
         "    health_check: { path: /h }\n"
         "auth:\n"
@@ -446,7 +480,7 @@ START_TEST(all_keys)
     ck_assert_uint_eq(c->limits.max_connections, 5);
     ck_assert_uint_eq(c->limits.client_timeout_ms, 120000);
     ck_assert_str_eq(c->services[0].url, "https://users.internal:8443/api");
-    ck_assert_uint_eq(c->services[0].retries, 0);
+    ck_assert_uint_eq(c->services[0].retries, 3);
     ck_assert_int_eq(c->services[0].retry_put_delete, 1);
     ck_assert_str_eq(c->services[0].hc.path, "/h");
     ck_assert_str_eq(c->auth.jwks_url, "https://auth.example/.well-known/jwks.json");
@@ -571,7 +605,7 @@ START_TEST(err_unknown_key_top)
     expect_err(ROUTE "frobnicate: 1\n",
                "t.yaml:4:1: unknown key \"frobnicate\" at the top level; expected "
                "listen, workers, admin_listen, drain_timeout, access_log, limits, "
-               "services, auth, rate_limit, cors or routes");
+               "services, auth, rate_limit, cors, tracing or routes");
 }
 END_TEST
 
@@ -844,6 +878,79 @@ START_TEST(err_cors_star_credentials)
 }
 END_TEST
 
+/* Keys that would have no effect where they are written are errors, at the
+ * key, so that nobody believes in a setting the gateway ignores. */
+START_TEST(err_keys_without_effect)
+{
+    /* the SPEC's own example as written: tls next to an http:// url */
+    char spec_http[sizeof(spec_full) + 8];
+    char *u = strstr(strcpy(spec_http, spec_full), "https://127.0.0.1:9101");
+    ck_assert_ptr_nonnull(u);
+    memmove(u + 4, u + 5, strlen(u + 5) + 1);
+    expect_err(spec_http, "t.yaml:16:10: tls: has no effect on \"http://127.0.0.1:9101\" "
+                          "(plain http://); use an https:// url or drop tls:");
+
+    expect_err("services:\n  u:\n    url: http://u:1\n    tls: { ca: ca.pem }\n" ROUTE,
+               "t.yaml:4:10: tls: has no effect on \"http://u:1\" (plain http://); use "
+               "an https:// url or drop tls:");
+    expect_err("services:\n  u: { url: https://u:1, tls: {} }\n" ROUTE,
+               "t.yaml:2:31: tls: empty; give ca:, cert: and key:, or leave tls out");
+    struct bff_config *c =
+        expect_ok("services:\n  u: { url: https://u:1, tls: { ca: ca.pem } }\n" ROUTE);
+    bff_config_free(c);
+
+    expect_err("services:\n  u: { url: http://u:1, retries: 0, retry_non_get: true }\n" ROUTE,
+               "t.yaml:2:52: retry_non_get: has no effect with retries: 0 (nothing is "
+               "retried); drop it or allow retries");
+    c = expect_ok("services:\n  u: { url: http://u:1, retries: 0, retry_non_get: false }\n" ROUTE);
+    bff_config_free(c);
+
+    expect_err("auth: { jwt: { jwks_file: k.json, jwks_refresh: 1m } }\n" ROUTE,
+               "t.yaml:1:49: jwks_refresh: applies to jwks_url: only; a jwks_file is "
+               "re-read on reload (SIGHUP)");
+
+    expect_err("rate_limit: { store_timeout: 20ms }\n" ROUTE,
+               "t.yaml:1:30: store_timeout: applies to a redis:// store only; the memory "
+               "store never waits");
+    expect_err("rate_limit: { store: memory, store_timeout: 20ms }\n" ROUTE,
+               "t.yaml:1:45: store_timeout: applies to a redis:// store only; the memory "
+               "store never waits");
+
+    expect_err("routes:\n  - path: /\n    static: www\n    timeout: 2s\n",
+               "t.yaml:4:14: timeout: has no effect on a static: route (files are read "
+               "at once); drop it");
+    /* already refused before: roles with auth: none, strip_prefix off a proxy */
+    expect_err("routes:\n  - { path: /, static: www, roles: [a] }\n",
+               "t.yaml:2:36: roles: need auth: required or optional; with auth: none "
+               "no token is read, so no role can be checked");
+    expect_err("routes:\n  - { path: /, static: www, strip_prefix: true }\n",
+               "t.yaml:2:43: strip_prefix: applies to service: routes only");
+}
+END_TEST
+
+START_TEST(cors_headers)
+{
+    struct bff_config *c = expect_ok("cors: { origins: [https://a.example] }\n" ROUTE);
+    ck_assert_ptr_null(c->cors.headers);
+    ck_assert_str_eq(c->cors.allow_headers, BFF_CORS_DEFAULT_HEADERS);
+    bff_config_free(c);
+    c = expect_ok("cors:\n  origins: [https://a.example]\n"
+                  "  headers: [Authorization, X-Trace]\n" ROUTE);
+    ck_assert_uint_eq(c->cors.nheaders, 2);
+    ck_assert_str_eq(c->cors.allow_headers, "Authorization, X-Trace");
+    bff_config_free(c);
+    expect_err("cors:\n  origins: [https://a.example]\n"
+               "  headers: [Authorization, \"X Bad\"]\n" ROUTE,
+               "t.yaml:3:28: headers \"X Bad\": a header name is a token (letters, "
+               "digits, -, ...)");
+    expect_err("cors:\n  origins: [https://a.example]\n"
+               "  headers: [Authorization, authorization]\n" ROUTE,
+               "t.yaml:3:12: headers \"authorization\": listed twice");
+    expect_err("cors:\n  origins: [https://a.example]\n  headers: []\n" ROUTE,
+               "t.yaml:3:12: headers: empty list; leave headers out instead");
+}
+END_TEST
+
 START_TEST(err_bad_listen)
 {
     expect_err("listen: 127.0.0.1\n" ROUTE,
@@ -932,7 +1039,7 @@ START_TEST(many_errors_one_pass)
     ck_assert_str_eq(d.msgs[4], "t.yaml:8:1: unknown key \"bogus\" at the top level; "
                                 "expected listen, workers, admin_listen, "
                                 "drain_timeout, access_log, limits, services, auth, "
-                                "rate_limit, cors or routes");
+                                "rate_limit, cors, tracing or routes");
     bff_diag_cleanup(&d);
 }
 END_TEST
@@ -1103,6 +1210,7 @@ static Suite *config_suite(void)
     tcase_add_test(ok, all_keys);
     tcase_add_test(ok, literal_urls_dedup);
     tcase_add_test(ok, load_file);
+    tcase_add_test(ok, tracing_sample_ratio);
     suite_add_tcase(s, ok);
 
     tcase_add_test(bad, err_unknown_key_top);
@@ -1124,6 +1232,8 @@ static Suite *config_suite(void)
     tcase_add_test(bad, err_empty_and_range);
     tcase_add_test(bad, err_alg_none);
     tcase_add_test(bad, err_cors_star_credentials);
+    tcase_add_test(bad, cors_headers);
+    tcase_add_test(bad, err_keys_without_effect);
     tcase_add_test(bad, err_bad_listen);
     tcase_add_test(bad, err_bad_urls);
     tcase_add_test(bad, err_enums_and_lists);

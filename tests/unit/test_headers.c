@@ -1,6 +1,7 @@
 /* tests/unit/test_headers.c — which headers cross the gateway */
 #include <check.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bff/headers.h"
@@ -218,6 +219,105 @@ START_TEST(traceparent)
 }
 END_TEST
 
+/* @in normalized: the output, or NULL when refused. */
+static const char *ts(const char *in)
+{
+    static char out[2048];
+    int         n = bff_tracestate_normalize(in, strlen(in), out, sizeof(out));
+    if (n < 0)
+        return NULL;
+    ck_assert_uint_eq((size_t)n, strlen(out));
+    return out;
+}
+
+START_TEST(tracestate)
+{
+    char key[300], buf[2048];
+
+    ck_assert_str_eq(ts("congo=t61rcWkgMzE"), "congo=t61rcWkgMzE");
+    ck_assert_str_eq(ts(" rojo=00f067aa0ba902b7 ,\tcongo=t61rcWkgMzE\t"),
+                     "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    ck_assert_str_eq(ts(""), "");
+    ck_assert_str_eq(ts(" , ,"), "");
+    ck_assert_str_eq(ts("a=1,,b=2,"), "a=1,b=2");
+    ck_assert_str_eq(ts("a=b c"), "a=b c");       /* inner space in a value */
+    ck_assert_str_eq(ts("a=  b"), "a=  b");       /* leading spaces are value */
+    ck_assert_str_eq(ts("t0-_*/9@sys_-*/x=~!"), "t0-_*/9@sys_-*/x=~!");
+    ck_assert_str_eq(ts("0tenant@s=1"), "0tenant@s=1"); /* a tenant may start with a digit */
+
+    static const char *bad[] = {
+        "Congo=1",       /* upper case key */
+        "0a=1",          /* a simple key starts with lcalpha */
+        "a b=1",         /* space in the key */
+        "a",             /* no '=' */
+        "a=",            /* empty value */
+        "=1",            /* empty key */
+        "a=1=2",         /* '=' in the value */
+        "a=\x7f",        /* DEL */
+        "a=\x01",        /* control */
+        "a=\xc3\xa9",    /* not ASCII */
+        "a@=1",          /* empty system */
+        "@s=1",          /* empty tenant */
+        "a@0s=1",        /* a system id starts with lcalpha */
+        "a@sys@x=1",     /* two '@' */
+        "a@abcdefghijklmno=1", /* system id of 15 */
+        "a=1,a=2",       /* a key twice */
+        "a=1, b=2,a=3",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(ts(bad[i]) == NULL, "accepted: %s", bad[i]);
+
+    /* key lengths: 256 is the longest simple key, 241@14 the longest pair */
+    memset(key, 'k', 256);
+    strcpy(key + 256, "=v");
+    ck_assert_ptr_nonnull(ts(key));
+    memset(key, 'k', 257);
+    strcpy(key + 257, "=v");
+    ck_assert_ptr_null(ts(key));
+    memset(key, 't', 241);
+    key[241] = '@';
+    memset(key + 242, 's', 14);
+    strcpy(key + 256, "=v");
+    ck_assert_ptr_nonnull(ts(key));
+    memset(key, 't', 242);
+    key[242] = '@';
+    memset(key + 243, 's', 14);
+    strcpy(key + 257, "=v");
+    ck_assert_ptr_null(ts(key));
+
+    /* values: 256 bytes is the most */
+    strcpy(buf, "a=");
+    memset(buf + 2, 'v', 256);
+    buf[258] = '\0';
+    ck_assert_ptr_nonnull(ts(buf));
+    strcat(buf, "v");
+    ck_assert_ptr_null(ts(buf));
+
+    /* 32 members pass, 33 do not */
+    buf[0] = '\0';
+    for (int i = 0; i < 32; i++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sk%d=v", i ? "," : "", i);
+    ck_assert_str_eq(ts(buf), buf);
+    strcat(buf, ",k32=v");
+    ck_assert_ptr_null(ts(buf));
+    /* an empty member does not count */
+    buf[strlen(buf) - 6] = '\0';
+    strcat(buf, ",,");
+    ck_assert_ptr_nonnull(ts(buf));
+
+    /* 512 bytes in all pass, 513 do not (even when each member is valid) */
+    snprintf(buf, sizeof(buf), "a=%0254d,b=%0253d", 0, 0);
+    ck_assert_uint_eq(strlen(buf), 512);
+    ck_assert_ptr_nonnull(ts(buf));
+    snprintf(buf, sizeof(buf), "a=%0254d,b=%0254d", 0, 0);
+    ck_assert_uint_eq(strlen(buf), 513);
+    ck_assert_ptr_null(ts(buf));
+    /* the output needs room for the input */
+    ck_assert_int_eq(bff_tracestate_normalize("a=1", 3, buf, 3), -1);
+    ck_assert_int_eq(bff_tracestate_normalize(NULL, 0, buf, 3), -1);
+}
+END_TEST
+
 static Suite *headers_suite(void)
 {
     Suite *s = suite_create("headers");
@@ -229,6 +329,7 @@ static Suite *headers_suite(void)
     tcase_add_test(tc, forward_response);
     tcase_add_test(tc, request_id);
     tcase_add_test(tc, traceparent);
+    tcase_add_test(tc, tracestate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "bff/err.h"
 #include "bff/sign.h"
 
@@ -472,6 +475,110 @@ START_TEST(loaded_key_signs)
 }
 END_TEST
 
+/* The header the signer would have written for the six fields joined as
+ * they are signed, computed here without bff_sign_identity (which refuses
+ * control characters): what a forger who saw the signature of one request
+ * holds. */
+static void raw_sig(int64_t t, const char *m, const char *pq, const char *u,
+                    const char *r, const char *id, char joined[256],
+                    char out[BFF_SIGN_HEADER_MAX])
+{
+    uint8_t      mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    int          n;
+
+    n = snprintf(joined, 256, "%lld\n%s\n%s\n%s\n%s\n%s", (long long)t, m, pq, u, r, id);
+    ck_assert_int_lt(n, 256);
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), KEY, (int)KEYLEN, (const uint8_t *)joined, (size_t)n, mac,
+             &maclen));
+    ck_assert_uint_eq(maclen, 32);
+    n = snprintf(out, BFF_SIGN_HEADER_MAX, "t=%lld,v1=", (long long)t);
+    for (unsigned i = 0; i < maclen; i++)
+        n += snprintf(out + n, BFF_SIGN_HEADER_MAX - (size_t)n, "%02x", mac[i]);
+}
+
+/* The two pairs the fuzzer found: with "\n" allowed inside a field, each pair
+ * is one signed string, so one signature stood for two requests. Neither
+ * member of a pair is signed, and a signature over the shared string
+ * verifies for neither. */
+START_TEST(newline_in_a_field_is_never_signed)
+{
+    static const struct {
+        const char *m, *pq, *u, *r, *id;
+    } pairs[][2] = {
+        {{"A\n", "", "", "", ""}, {"A", "\n", "", "", ""}},
+        {{"GET", "/orders\n", "4412", "customer", "req-1"},
+         {"GET", "/orders", "\n4412", "customer", "req-1"}},
+    };
+    char sig[BFF_SIGN_HEADER_MAX], sig2[BFF_SIGN_HEADER_MAX];
+    char joined[256], joined2[256];
+
+    /* the helper signs as the core does: a clean request verifies */
+    raw_sig(T0, "GET", "/orders", "4412", "customer", "req-1", joined, sig);
+    ck_assert_int_eq(
+        bff_sign_verify(KEY, KEYLEN, sig, T0, 60, "GET", "/orders", "4412", "customer",
+                        "req-1"),
+        0);
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        raw_sig(T0, pairs[i][0].m, pairs[i][0].pq, pairs[i][0].u, pairs[i][0].r,
+                pairs[i][0].id, joined, sig);
+        raw_sig(T0, pairs[i][1].m, pairs[i][1].pq, pairs[i][1].u, pairs[i][1].r,
+                pairs[i][1].id, joined2, sig2);
+        /* the collision itself: two requests, one string, one MAC */
+        ck_assert_str_eq(joined, joined2);
+        ck_assert_str_eq(sig, sig2);
+        for (int k = 0; k < 2; k++) {
+            char out[BFF_SIGN_HEADER_MAX];
+            ck_assert_int_eq(bff_sign_identity(KEY, KEYLEN, T0, pairs[i][k].m,
+                                               pairs[i][k].pq, pairs[i][k].u,
+                                               pairs[i][k].r, pairs[i][k].id, out),
+                             BFF_EINVAL);
+            ck_assert_int_eq(bff_sign_verify(KEY, KEYLEN, sig, T0, 60, pairs[i][k].m,
+                                             pairs[i][k].pq, pairs[i][k].u,
+                                             pairs[i][k].r, pairs[i][k].id),
+                             BFF_EAUTH);
+        }
+    }
+}
+END_TEST
+
+/* Every control character (1..0x1f and 0x7f) in every field is refused by
+ * both sides; a space, '~' and bytes >= 0x80 (UTF-8) are ordinary. */
+START_TEST(control_characters_refused_in_every_field)
+{
+    char sig[BFF_SIGN_HEADER_MAX];
+    char f[5][16];
+
+    for (int c = 1; c < 0x100; c++) {
+        int ctl = c < 0x20 || c == 0x7f;
+        for (int which = 0; which < 5; which++) {
+            snprintf(f[0], 16, "GET");
+            snprintf(f[1], 16, "/o");
+            snprintf(f[2], 16, "4412");
+            snprintf(f[3], 16, "customer");
+            snprintf(f[4], 16, "req-1");
+            f[which][1] = (char)c; /* inside, not at an end */
+            int rc = bff_sign_identity(KEY, KEYLEN, T0, f[0], f[1], f[2], f[3], f[4],
+                                       sig);
+            ck_assert_msg(rc == (ctl ? BFF_EINVAL : 0), "byte 0x%02x in field %d: %d",
+                          c, which, rc);
+            if (ctl) {
+                /* a signature over the same fields without the byte */
+                f[which][1] = 'x';
+                ck_assert_int_eq(bff_sign_identity(KEY, KEYLEN, T0, f[0], f[1], f[2],
+                                                   f[3], f[4], sig),
+                                 0);
+                f[which][1] = (char)c;
+            }
+            ck_assert_int_eq(bff_sign_verify(KEY, KEYLEN, sig, T0, 60, f[0], f[1], f[2],
+                                             f[3], f[4]),
+                             ctl ? BFF_EAUTH : 0);
+        }
+    }
+}
+END_TEST
+
 static void *hammer(void *arg)
 {
     char    sig[BFF_SIGN_HEADER_MAX];
@@ -522,6 +629,8 @@ static Suite *sign_suite(void)
     tcase_add_test(tc, key_file_loading);
     tcase_add_test(tc, loaded_key_signs);
     tcase_add_test(tc, threads_share_nothing);
+    tcase_add_test(tc, newline_in_a_field_is_never_signed);
+    tcase_add_test(tc, control_characters_refused_in_every_field);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -84,6 +84,13 @@ struct bff_service_conf {
     struct bff_pos  pos;
 };
 
+/* cors.headers when the file does not say: what the dashboard sends. */
+#define BFF_CORS_DEFAULT_HEADERS \
+    "Authorization, Content-Type, If-None-Match, Idempotency-Key, traceparent"
+/* What answers to a configured origin let its JavaScript read. */
+#define BFF_CORS_EXPOSE_HEADERS \
+    "ETag, Server-Timing, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id"
+
 struct bff_route_conf {
     char               *path;        /* "/v1/order-screen/{id}" as written */
     enum bff_route_kind kind;
@@ -151,7 +158,14 @@ struct bff_config {
         size_t    norigins;
         int       credentials;       /* default 0 */
         uint32_t  max_age_ms;        /* default 600000 */
+        char    **headers;           /* allowed request headers; NULL-terminated */
+        size_t    nheaders;          /* default: BFF_CORS_DEFAULT_HEADERS */
+        char     *allow_headers;     /* the same joined by ", " (preflights) */
     } cors;
+
+    struct {
+        double    sample_ratio;      /* traces started here; default 1.0 */
+    } tracing;
 
     struct bff_route_conf *routes;
     size_t                 nroutes;

@@ -43,4 +43,19 @@ int bff_request_id_sane(const char *v);
  * trace id and parent id not all zeros). */
 int bff_traceparent_valid(const char *v);
 
+#define BFF_TRACESTATE_MAX_BYTES 512  /* the header lines together */
+#define BFF_TRACESTATE_MAX_MEMBERS 32 /* W3C Trace Context */
+
+/* Checks a W3C tracestate (@len bytes; several header lines joined by ',')
+ * and writes it to @out (at least @len + 1 bytes) as its list members joined
+ * by ',' without blanks, empty members dropped. Every member must be
+ * key=value per the W3C rules (a simple key of lcalpha then up to 255 of
+ * lcalpha, DIGIT, "_-*\/", or tenant@system with 241 and 14 such
+ * characters; a value of 1 to 256 printable ASCII bytes but ',' and '=',
+ * not ending in a space), no key twice, at most BFF_TRACESTATE_MAX_MEMBERS
+ * members, at most BFF_TRACESTATE_MAX_BYTES bytes in all. Returns the
+ * output's length (0: nothing to pass on), or -1 when the whole header is
+ * invalid (and must then be dropped). */
+int bff_tracestate_normalize(const char *in, size_t len, char *out, size_t cap);
+
 #endif

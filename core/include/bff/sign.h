@@ -3,7 +3,10 @@
  * X-Gateway-Signature: t=<unix seconds>,v1=<64 lowercase hex>
  * where v1 = HMAC-SHA256(key, t "\n" METHOD "\n" path?query "\n" X-User-Id "\n"
  *                            X-User-Roles "\n" X-Request-Id)
- * and an absent header counts as the empty string. */
+ * and an absent header counts as the empty string. A field holding a control
+ * character (any byte below 0x20, which covers CR, LF and TAB, or 0x7f) is
+ * never signed and never verifies: with the fields joined by "\n", one
+ * signature then stands for exactly one request. */
 #ifndef BFF_SIGN_H
 #define BFF_SIGN_H
 
@@ -21,7 +24,8 @@ int bff_sign_key_load(const char *path, uint8_t **key, size_t *keylen,
                       const char **why);
 
 /* Writes the header value for one forwarded request into @out. NULL fields
- * count as empty. Returns 0 or BFF_EINVAL. */
+ * count as empty. Returns 0, or BFF_EINVAL (nothing written that is usable)
+ * when a field holds a control character, t is negative or the key is empty. */
 int bff_sign_identity(const uint8_t *key, size_t keylen, int64_t t,
                       const char *method, const char *path_query,
                       const char *user_id, const char *roles,
@@ -29,7 +33,8 @@ int bff_sign_identity(const uint8_t *key, size_t keylen, int64_t t,
 
 /* Checks header value @sig for the given fields at time @now: returns 0 when
  * the HMAC matches (constant-time compare) and |now - t| <= @max_age_s, else
- * BFF_EAUTH (missing, malformed, tampered or stale). */
+ * BFF_EAUTH (missing, malformed, tampered or stale, or a field holds a
+ * control character). */
 int bff_sign_verify(const uint8_t *key, size_t keylen, const char *sig,
                     int64_t now, int64_t max_age_s, const char *method,
                     const char *path_query, const char *user_id,
