@@ -8,7 +8,10 @@
  * their own: a name starting with X-User- or X-Gateway- (any case), and
  * Authorization, are never forwarded to a service; a hop-by-hop name and
  * Content-Length never cross in either direction; a name the Connection
- * header lists never crosses. */
+ * header lists never crosses.
+ * VALUE is also a tracestate: bff_tracestate_normalize() gives -1 or a
+ * result no longer than the input, of at most 32 members with distinct keys,
+ * without blanks or empty members, that normalizes to itself. */
 #include "fuzz.h"
 
 #include "bff/headers.h"
@@ -101,6 +104,50 @@ static int ref_traceparent(const char *v)
     return strspn(v + 3, "0") < 32 && strspn(v + 36, "0") < 16;
 }
 
+static void check_tracestate(const char *v, size_t len)
+{
+    char  *out = malloc(len + 1), *again = malloc(len + 1);
+    int    r, r2;
+    size_t members = 0;
+
+    if (out == NULL || again == NULL)
+        abort();
+    r = bff_tracestate_normalize(v, len, out, len + 1);
+    FUZZ_CHECK(r >= -1 && r <= (int)len, "tracestate of %zu bytes gave %d", len, r);
+    if (len > BFF_TRACESTATE_MAX_BYTES)
+        FUZZ_CHECK(r == -1, "a tracestate of %zu bytes was kept", len);
+    if (r > 0) {
+        FUZZ_CHECK(strlen(out) == (size_t)r, "tracestate result length");
+        for (const char *m = out; m != NULL;) {
+            const char *e = strchr(m, ','), *end = e ? e : out + r;
+            const char *eq = memchr(m, '=', (size_t)(end - m));
+            FUZZ_CHECK(end > m && m[0] != ' ' && m[0] != '\t' && end[-1] != ' ' &&
+                           end[-1] != '\t' && eq != NULL && eq > m,
+                       "tracestate member %zu of \"%s\" is not key=value without blanks",
+                       members, out);
+            for (const char *o = out; o < m;) {
+                const char *oe = strchr(o, '=');
+                FUZZ_CHECK(oe - o != eq - m || memcmp(o, m, (size_t)(eq - m)) != 0,
+                           "tracestate \"%s\" keeps a key twice", out);
+                o = strchr(o, ',') + 1;
+            }
+            members++;
+            m = e ? e + 1 : NULL;
+        }
+        FUZZ_CHECK(members <= BFF_TRACESTATE_MAX_MEMBERS, "%zu tracestate members",
+                   members);
+    }
+    if (r >= 0) {
+        r2 = bff_tracestate_normalize(out, (size_t)r, again, (size_t)r + 1);
+        FUZZ_CHECK(r2 == r && memcmp(again, out, (size_t)r) == 0,
+                   "tracestate \"%s\" is not a fixed point (%d)", out, r2);
+    }
+    FUZZ_CHECK(bff_tracestate_normalize(v, len, out, len) == -1,
+               "tracestate output room below len + 1 accepted");
+    free(out);
+    free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_split sp;
@@ -152,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(bff_traceparent_valid(value) == ref_traceparent(value),
                "traceparent \"%s\"", value);
     FUZZ_CHECK(!bff_request_id_sane(NULL) && !bff_traceparent_valid(NULL), "NULL value");
+    check_tracestate(vp ? (const char *)vp : (const char *)np, vp ? vlen : nlen);
 
     free(name);
     free(conn);
