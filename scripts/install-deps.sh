@@ -9,7 +9,8 @@ pkgs=(build-essential pkg-config meson ninja-build
       libyaml-dev zlib1g-dev libhiredis-dev check
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)
-      haproxy prometheus) # tests/e2e/test_fleet.c, make demo-fleet; promtool
+      haproxy prometheus  # tests/e2e/test_fleet.c, make demo-fleet; promtool
+      clang libclang-rt-dev) # make fuzz: libFuzzer (a Recommends of clang, so named)
 
 missing=()
 for p in "${pkgs[@]}"; do
