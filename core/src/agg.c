@@ -511,6 +511,7 @@ static int start_call(struct bff_agg *a, struct agg_call *c)
         svc->connect_timeout_ms < tmo ? svc->connect_timeout_ms : tmo;
     c->up.timeout_ms = tmo;
     c->up.max_body = r->snap->cfg->limits.max_body;
+    c->up.max_header = r->snap->cfg->limits.max_header_bytes;
     c->up.done = on_call_done;
     c->up.ud = c;
     c->up.arena = &r->arena;

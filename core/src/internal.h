@@ -67,6 +67,8 @@ enum up_result {
     UP_CONNECT,      /* refused / unreachable */
     UP_TOO_LARGE,    /* answer body past the cap */
     UP_BROKEN,       /* closed mid-answer, bad framing, other transport error */
+    UP_BAD_HEAD,     /* an invalid head: a field line that is not one, two
+                        different Content-Lengths, over max_header */
 };
 
 struct up_header {
@@ -85,6 +87,10 @@ struct up_call {
     uint32_t           connect_timeout_ms;
     uint32_t           timeout_ms;
     size_t             max_body;  /* answer cap */
+    size_t             max_header; /* answer head cap (0: 16 KiB) */
+    size_t             head_bytes; /* of the answer's head so far */
+    const char        *resp_cl;    /* its Content-Length, request memory */
+    int                resp_te;    /* it had a Transfer-Encoding */
     int                head;      /* HEAD request: no body expected */
     void             (*done)(struct up_call *c);
     void              *ud;
@@ -234,7 +240,13 @@ struct bff_request {
     uint64_t                     start_us;
     const char                  *method;
     uint32_t                     mbit;
-    char                        *raw_uri;
+    char                        *raw_uri;   /* as it arrived (strlen: to a NUL) */
+    const char                  *mhd_uri;   /* where libmicrohttpd holds it */
+    size_t                       mhd_uri_len;
+    uint64_t                     content_length; /* from the head check */
+    int                          has_body;  /* Content-Length > 0 or chunked */
+    int                          close_now; /* refused head: answer, then close */
+    int                          chunked;   /* the body came chunked */
     char                        *path;      /* normalized */
     size_t                       path_len;
     const char                  *query;     /* raw, without '?'; NULL if none */
@@ -310,6 +322,17 @@ void req_add_timing(struct bff_request *r, const char *name, double ms,
 /* ---- problem+json (problem.c) ------------------------------------------- */
 
 const char *bff_status_title(int status);
+/* Resolves the libmicrohttpd functions mhd_shim.c wraps; 0 or -1. */
+int mhd_shim_init(void);
+/* The front door (SPEC §4): checks the head libmicrohttpd parsed for @conn,
+ * rebuilt in @scratch (at least MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE
+ * bytes, see server_head_size()). Returns 0 and fills @h, or the status to
+ * answer with a reason in *@why. */
+struct bff_http_head;
+size_t server_head_size(struct MHD_Connection *conn);
+int server_head_check(struct MHD_Connection *conn, const char *method, const char *version,
+                      const char *uri, size_t uri_len, const char *pristine, char *scratch,
+                      size_t size, struct bff_http_head *h, const char **why);
 /* The problem body for @r in its arena; sets *len. */
 char *problem_body(struct bff_arena *a, int status, const char *detail,
                    const char *instance, const char *request_id, size_t *len);

@@ -250,6 +250,7 @@ enum metrics_outcome metrics_up_outcome(enum up_result result, int status)
     case UP_TOO_LARGE:
         return METRICS_UP_TOO_LARGE;
     case UP_BROKEN:
+    case UP_BAD_HEAD:
         break;
     }
     return METRICS_UP_BROKEN;

@@ -29,6 +29,7 @@ const char *bff_status_title(int status)
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     }
     if (status >= 500)
         return "Server Error";

@@ -188,6 +188,7 @@ void proxy_start(struct bff_request *r)
     c->connect_timeout_ms = svc->connect_timeout_ms;
     c->timeout_ms = r->route->timeout_ms ? r->route->timeout_ms : svc->timeout_ms;
     c->max_body = cfg->limits.max_body;
+    c->max_header = cfg->limits.max_header_bytes;
     c->done = on_proxy_done;
     c->ud = r;
     c->rt = &r->snap->services[r->route->service];

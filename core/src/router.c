@@ -447,6 +447,83 @@ int bff_path_normalize(const char *in, size_t len, char *out, size_t outcap,
     return 0;
 }
 
+/* The two bytes at @q are hex digits @hex, any case. */
+static int hex_pair(const char *q, const char *hex)
+{
+    return (q[0] | 0x20) == (hex[0] | 0x20) && (q[1] | 0x20) == (hex[1] | 0x20);
+}
+
+/* The 3 bytes at @p are the escape "%" @hex, any case. */
+static int esc_is(const char *p, const char *hex)
+{
+    return p[0] == '%' && hex_pair(p + 1, hex);
+}
+
+/* One part of a segment, [s, e): "." or ".." once %2E is decoded and from
+ * ';' on is dropped; *@escaped and *@semi tell how it was spelled. */
+static int dot_part(const char *s, const char *e, int *escaped, int *semi)
+{
+    int n = 0;
+    *escaped = *semi = 0;
+    for (const char *p = s; p < e; p++) {
+        if (*p == ';') {
+            *semi = 1;
+            break;
+        }
+        if (*p == '.') {
+            n++;
+        } else if (e - p >= 3 && esc_is(p, "2E")) {
+            n++;
+            *escaped = 1;
+            p += 2;
+        } else {
+            return 0;
+        }
+    }
+    return n == 1 || n == 2;
+}
+
+int bff_path_hidden_dots(const char *in, size_t len)
+{
+    if (!in)
+        return 0;
+    const char *end = in + len;
+    for (const char *p = in; end - p >= 5; p++)
+        if (esc_is(p, "25") &&
+            (hex_pair(p + 3, "2E") || hex_pair(p + 3, "2F") || hex_pair(p + 3, "5C")))
+            return 1;
+    for (const char *seg = in; seg < end;) {
+        while (seg < end && *seg == '/')
+            seg++;
+        const char *segend = seg;
+        while (segend < end && *segend != '/')
+            segend++;
+        int split = 0;
+        for (const char *ps = seg, *p = seg;;) {
+            size_t sep = 0;
+            if (p < segend && *p == '\\')
+                sep = 1;
+            else if (segend - p >= 3 && (esc_is(p, "2F") || esc_is(p, "5C")))
+                sep = 3;
+            if (p >= segend || sep) {
+                int escaped, semi;
+                if (sep)
+                    split = 1;
+                if (dot_part(ps, p, &escaped, &semi) && (escaped || semi || split))
+                    return 1;
+                if (p >= segend)
+                    break;
+                p += sep;
+                ps = p;
+                continue;
+            }
+            p++;
+        }
+        seg = segend;
+    }
+    return 0;
+}
+
 int bff_pct_decode(const char *in, size_t len, char *out, size_t *outlen)
 {
     size_t o = 0;

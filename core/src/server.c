@@ -18,6 +18,7 @@
 
 #include "bff/err.h"
 #include "bff/headers.h"
+#include "bff/http_strict.h"
 #include "bff/sign.h"
 #include "bff/util.h"
 #include "policy.h"
@@ -297,7 +298,10 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
         for (size_t i = 0; i < ne; i++)
             MHD_add_response_header(resp, extra[i].name, extra[i].value);
     }
-    if (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed))
+    if (!r->close_now &&
+        (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed) || status == 400 ||
+         status == 408 || status == 413 || status == 414 || status == 431 || status == 501 ||
+         status == 505))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->resp = resp;
     r->status = status;
@@ -362,6 +366,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     w->snap_borrowers++;
     r->route_idx = -1;
     r->raw_uri = bff_arena_strdup(&r->arena, uri);
+    r->mhd_uri = uri; /* in libmicrohttpd's read buffer, before it cuts the query */
+    r->mhd_uri_len = strlen(uri);
     r->next = w->requests;
     if (w->requests)
         w->requests->prev = r;
@@ -534,9 +540,59 @@ static const char *tracestate_in(struct bff_request *r)
     return n > 0 ? out : NULL;
 }
 
+/* ---- the front door (SPEC §4, docs/http.md) --------------------------------- */
+
+static enum MHD_Result unmangle_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    bff_http_unmangle_field(cls, key, key_size, value, value_size);
+    return MHD_YES;
+}
+
+size_t server_head_size(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    return ci ? ci->header_size : 0;
+}
+
+/* The bytes that arrived are rebuilt from libmicrohttpd's read buffer, where
+ * it parsed them in place (bff/http_strict.h), then checked: one copy and one
+ * pass over the head, in request memory. */
+int server_head_check(struct MHD_Connection *conn, const char *method, const char *version,
+                      const char *uri, size_t uri_len, const char *pristine, char *scratch,
+                      size_t size, struct bff_http_head *h, const char **why)
+{
+    struct bff_http_unmangle u;
+
+    *why = "the request head could not be read back";
+    if (!scratch || size == 0)
+        return 400;
+    bff_http_unmangle_begin(&u, method, size, scratch, uri, uri_len, pristine, version);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, unmangle_field, &u);
+    if (bff_http_unmangle_end(&u) != 0) {
+        /* the one known cause: libmicrohttpd glued an obs-fold line onto
+         * the field's name somewhere else in memory */
+        *why = "a field line continues on the next line (obs-fold)";
+        return 400;
+    }
+    return bff_http_check_head(scratch, size, h, why);
+}
+
+/* Answers a head the front door refuses and closes the connection: the
+ * answer is queued on the first call (libmicrohttpd then reads nothing
+ * more from the connection) and says Connection: close. */
+static void refuse(struct bff_request *r, int status, const char *why)
+{
+    static const struct bff_hdr close_hdr = {"Connection", "close"};
+    r->close_now = 1;
+    req_problem(r, status, why, &close_hdr, 1);
+}
+
 /* The first call for a request: everything decided from the request line and
  * headers, before any body is read. May answer. */
-static void begin(struct bff_request *r, const char *method)
+static void begin(struct bff_request *r, const char *method, const char *version)
 {
     const struct bff_config *cfg = r->snap->cfg;
     const char              *v;
@@ -567,8 +623,23 @@ static void begin(struct bff_request *r, const char *method)
         r->tracestate = NULL; /* W3C: never without a valid traceparent */
     }
 
+    {
+        struct bff_http_head h;
+        const char          *why;
+        size_t               size = server_head_size(r->conn);
+        char                *scratch = size ? bff_arena_alloc(&r->arena, size) : NULL;
+        int st = server_head_check(r->conn, method, version, r->mhd_uri, r->mhd_uri_len,
+                                   r->raw_uri, scratch, size, &h, &why);
+        if (st) {
+            refuse(r, st, why);
+            return;
+        }
+        r->content_length = h.has_cl ? h.content_length : 0;
+        r->has_body = r->content_length > 0 || h.chunked;
+        r->chunked = h.chunked;
+    }
     if (!r->raw_uri || r->raw_uri[0] != '/') {
-        req_problem(r, 400, "the request target must be an absolute path", NULL, 0);
+        refuse(r, 400, "the request target must be an absolute path");
         return;
     }
     char *hash = strchr(r->raw_uri, '#'); /* a fragment never reaches a service */
@@ -577,11 +648,16 @@ static void begin(struct bff_request *r, const char *method)
     const char *q = strchr(r->raw_uri, '?');
     size_t      plen = q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
     r->query = q ? q + 1 : NULL;
+    if (bff_path_hidden_dots(r->raw_uri, plen)) {
+        refuse(r, 400, "the path hides a dot segment in an escape, a backslash or a ';' "
+                       "(it could leave its route at the service)");
+        return;
+    }
     r->path = bff_arena_alloc(&r->arena, plen + 1);
     if (!r->path || bff_path_normalize(r->raw_uri, plen, r->path, plen + 1,
                                        &r->path_len) != 0) {
         r->path = NULL;
-        req_problem(r, 400, "the request path is malformed", NULL, 0);
+        refuse(r, 400, "the request path is malformed");
         return;
     }
     if (!r->mbit) {
@@ -603,17 +679,42 @@ static void begin(struct bff_request *r, const char *method)
         req_problem(r, 405, "this method is not allowed on this route", &h, 1);
         return;
     }
-    v = req_header(r, "Content-Length");
-    if (v) {
-        char              *end;
-        unsigned long long cl = strtoull(v, &end, 10);
-        if (*end == '\0' && cl > cfg->limits.max_body) {
-            req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
-            return;
-        }
+    if (r->content_length > cfg->limits.max_body) {
+        refuse(r, 413, "the request body is larger than max_body");
+        return;
     }
     if (policy_check(r))
         return; /* 401, 403 or 429 answered */
+}
+
+static enum MHD_Result trailer_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
+{
+    int *bad = cls;
+    (void)kind;
+    char line[1024];
+    if (key_size + value_size + 2 > sizeof(line)) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    memcpy(line, key, key_size);
+    line[key_size] = ':';
+    memcpy(line + key_size + 1, value, value_size);
+    if (bff_http_check_field_line(line, key_size + 1 + value_size) != 0 ||
+        strnlen(key, key_size) != key_size || strnlen(value, value_size) != value_size) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* The trailer section of a chunked body, as libmicrohttpd parsed it (its
+ * footers): the same field rules as the head (they are never forwarded). */
+static int trailers_bad(struct bff_request *r)
+{
+    int bad = 0;
+    MHD_get_connection_values_n(r->conn, MHD_FOOTER_KIND, trailer_check, &bad);
+    return bad;
 }
 
 static void dispatch(struct bff_request *r)
@@ -621,7 +722,11 @@ static void dispatch(struct bff_request *r)
     if (rl_hold(r))
         return; /* 429, store error, deferred 401/403, or waiting for Redis */
     if (r->body_too_large) {
-        req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+        refuse(r, 413, "the request body is larger than max_body");
+        return;
+    }
+    if (r->chunked && trailers_bad(r)) {
+        refuse(r, 400, "a trailer field is not a token name with a valid value");
         return;
     }
     switch (r->route->kind) {
@@ -637,21 +742,13 @@ static void dispatch(struct bff_request *r)
     }
 }
 
-/* Returns 1 when the request announces a body (Content-Length > 0 or a
- * Transfer-Encoding). */
-static int has_body(struct bff_request *r)
-{
-    const char *cl = req_header(r, "Content-Length");
-    return (cl && strcmp(cl, "0") != 0) || req_header(r, "Transfer-Encoding") != NULL;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
     struct bff_request *r = *con_cls;
-    (void)cls, (void)url, (void)version;
+    (void)cls, (void)url;
 
     if (!r)
         return MHD_NO; /* out of memory at the request line */
@@ -660,11 +757,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r->started) {
         r->started = 1;
         r->conn = conn;
-        begin(r, method);
+        begin(r, method, version);
         /* An answer queued on the first call makes libmicrohttpd close the
          * connection (the body may be unread). Without a body, hold it for
-         * the last call and keep the connection alive. */
-        if (r->resp && !has_body(r))
+         * the last call and keep the connection alive; a refused head is
+         * answered at once, so nothing after it is read. */
+        if (r->resp && !r->has_body && !r->close_now)
             return MHD_YES;
         return r->resp ? queue(r) : MHD_YES;
     }
@@ -887,17 +985,75 @@ static char *admin_metrics(struct bff_server *srv)
     return body;
 }
 
+/* An admin request as its URI arrived (the URI log callback's copy, for the
+ * head check), then whether its first call has run. */
+struct admin_req {
+    const char *uri;
+    size_t      uri_len;
+    int         started;
+    char        pristine[];
+};
+
+static void *on_admin_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    size_t            n = strlen(uri);
+    struct admin_req *a = malloc(sizeof(*a) + n + 1);
+    (void)cls, (void)c;
+    if (!a)
+        return NULL;
+    a->uri = uri;
+    a->uri_len = n;
+    a->started = 0;
+    memcpy(a->pristine, uri, n + 1);
+    return a;
+}
+
+/* The front door on the admin listener: the same check as the client's. */
+static enum MHD_Result admin_head(struct MHD_Connection *c, struct admin_req *a,
+                                  const char *method, const char *version)
+{
+    struct bff_http_head h;
+    const char          *why;
+    size_t               size = server_head_size(c);
+    char                *scratch = size ? malloc(size) : NULL;
+    int st = server_head_check(c, method, version, a->uri, a->uri_len, a->pristine, scratch,
+                               size, &h, &why);
+    free(scratch);
+    if (st == 0)
+        return MHD_YES;
+    char esc[512], *body = NULL;
+    json_escape(esc, sizeof(esc), 0, why);
+    if (asprintf(&body, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
+                        "\"detail\":\"%s\"}\n",
+                 bff_status_title(st), st, esc) < 0)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)st, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version,
                                 const char *upload, size_t *upload_size, void **con_cls)
 {
     struct bff_server *srv = cls;
+    struct admin_req  *a = *con_cls;
     char              *body = NULL;
-    (void)version, (void)upload;
+    (void)upload;
 
-    if (*con_cls == NULL) {
-        *con_cls = (void *)1;
-        return MHD_YES;
+    if (!a)
+        return MHD_NO; /* out of memory at the request line */
+    if (!a->started) {
+        a->started = 1;
+        return admin_head(c, a, method, version);
     }
     if (*upload_size) {
         *upload_size = 0;
@@ -964,6 +1120,7 @@ static void on_admin_done(void *cls, struct MHD_Connection *c, void **con_cls,
                           enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
+    free(*con_cls);
     *con_cls = NULL;
 }
 
@@ -1114,6 +1271,11 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
         return 2;
     }
 
+    if (mhd_shim_init() != 0) {
+        fprintf(stderr, "%s: cannot find libmicrohttpd's own functions (dlsym)\n",
+                app->name);
+        return 1;
+    }
     if (up_global_init() != 0) {
         fprintf(stderr, "%s: cannot initialise libcurl\n", app->name);
         return 1;
@@ -1180,7 +1342,8 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_admin, &srv,
             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
             MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_NOTIFY_COMPLETED, on_admin_done,
-            NULL, MHD_OPTION_END);
+            NULL, MHD_OPTION_URI_LOG_CALLBACK, on_admin_uri, NULL,
+            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
         if (!srv.admin) {
             close(fd);
             fprintf(stderr, "%s: cannot start the admin listener\n", app->name);

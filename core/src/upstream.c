@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "bff/err.h"
+#include "bff/http_strict.h"
 #include "bff/util.h"
 #include "internal.h"
 #include "metrics.h"
@@ -46,6 +47,9 @@ int up_failure(enum up_result res, const char **desc, const char **what)
         [UP_CONNECT] = {502, "refused", "refused the connection"},
         [UP_TOO_LARGE] = {502, "too large", "answered more than max_body"},
         [UP_BROKEN] = {502, "broken", "broke off its answer or sent a malformed one"},
+        [UP_BAD_HEAD] = {502, "bad head",
+                         "sent an invalid head (a malformed field line, two different "
+                         "Content-Lengths, or more than limits.max_header_bytes)"},
     };
     if (res == UP_OK || (size_t)res >= sizeof(f) / sizeof(f[0]))
         return 0;
@@ -238,21 +242,45 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Refuses the answer's head: curl aborts the transfer (CURLE_WRITE_ERROR)
+ * and the call fails with UP_BAD_HEAD, a 502 (SPEC §4). */
+static size_t bad_head(struct up_call *c)
+{
+    c->result = UP_BAD_HEAD;
+    return 0;
+}
+
+/* curl hands over the status line, each field line and the empty line, one
+ * at a time, with their line ends (also after a 1xx, and trailers of a
+ * chunked answer). curl itself refuses a status line that is not HTTP
+ * (CURLE_UNSUPPORTED_PROTOCOL: HTTP/0.9 is not allowed) and a bad chunk;
+ * the rest of SPEC §4's checks on an answer's head are here. */
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct up_call *c = ud;
     size_t          len = size * n;
     size_t          end = len;
+    size_t          max = c->max_header ? c->max_header : 16384;
 
+    c->head_bytes += len;
+    if (c->head_bytes > max)
+        return bad_head(c);
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         c->nresp_headers = 0; /* a new header block (after 1xx) */
+        c->head_bytes = len;
+        c->resp_cl = NULL;
+        c->resp_te = 0;
         return len;
     }
-    while (end > 0 && (p[end - 1] == '\r' || p[end - 1] == '\n'))
-        end--;
+    if (end >= 2 && p[end - 2] == '\r' && p[end - 1] == '\n')
+        end -= 2;
+    else if (end >= 1 && p[end - 1] == '\n')
+        end -= 1; /* curl accepts a bare LF; the line itself is checked */
+    if (end == 0)
+        return len; /* the empty line */
+    if (bff_http_check_field_line(p, end) != 0)
+        return bad_head(c);
     const char *colon = memchr(p, ':', end);
-    if (!colon || colon == p)
-        return len;
     if (c->nresp_headers == c->hdr_cap) {
         size_t            cap = c->hdr_cap ? c->hdr_cap * 2 : 16;
         struct up_header *nh = bff_arena_alloc(c->arena, cap * sizeof(*nh));
@@ -267,10 +295,22 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     while (v < p + end && (*v == ' ' || *v == '\t'))
         v++;
     struct up_header *h = &c->resp_headers[c->nresp_headers];
+    const char *ve = p + end;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
     h->name = bff_arena_strndup(c->arena, p, (size_t)(colon - p));
-    h->value = bff_arena_strndup(c->arena, v, (size_t)(p + end - v));
+    h->value = bff_arena_strndup(c->arena, v, (size_t)(ve - v));
     if (!h->name || !h->value)
         return 0;
+    if (strcasecmp(h->name, "Content-Length") == 0) {
+        if (c->resp_cl && strcmp(c->resp_cl, h->value) != 0)
+            return bad_head(c); /* two different lengths: which one frames it? */
+        c->resp_cl = h->value;
+    } else if (strcasecmp(h->name, "Transfer-Encoding") == 0) {
+        c->resp_te = 1;
+    }
+    if (c->resp_cl && c->resp_te)
+        return bad_head(c); /* both: the framing is ambiguous (RFC 9112 §6.3) */
     c->nresp_headers++;
     return len;
 }
@@ -350,6 +390,16 @@ static struct curl_slist *header_list(struct up_call *c)
     return l;
 }
 
+/* RFC 9110 §9.2.2: the methods a client may repeat without asking. */
+static int idempotent(const char *method)
+{
+    static const char *const names[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(method, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* One attempt of @c on @w's multi handle (the first, or a retry). */
 static int attempt_start(struct bff_worker *w, struct up_call *c)
 {
@@ -367,6 +417,9 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     c->resp_len = c->resp_cap = 0;
     c->resp_headers = NULL;
     c->nresp_headers = c->hdr_cap = 0;
+    c->head_bytes = 0;
+    c->resp_cl = NULL;
+    c->resp_te = 0;
     c->start_us = bff_now_us();
 
     hl = header_list(c);
@@ -403,6 +456,14 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? c->body : "");
         }
+    }
+    if (!idempotent(c->method)) {
+        /* curl sends a request again, unasked, when a reused connection
+         * closes before any answer: the service may have acted on the
+         * first. A POST or PATCH gets a connection of its own, so a failure
+         * is a 502 and never a second request (RFC 9110 §9.2.2). */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        c->easy_dirty = 1;
     }
     if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
         goto fail;
@@ -482,8 +543,8 @@ static void finish(struct up_call *c, CURLcode rc)
     c->ms = (double)(bff_now_us() - c->start_us) / 1000.0;
     if (rc == CURLE_OK) {
         c->result = UP_OK;
-    } else if (c->result == UP_TOO_LARGE) {
-        /* set by write_cb */
+    } else if (c->result == UP_TOO_LARGE || c->result == UP_BAD_HEAD) {
+        /* set by write_cb or header_cb */
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         c->result = UP_TIMEOUT;
     } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {

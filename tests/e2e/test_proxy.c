@@ -294,16 +294,25 @@ START_TEST(dot_segments_cannot_escape_a_route)
 {
     struct h_resp r;
     /* /inventory/../echo is /echo: the echo route, and the service sees /echo */
-    ck_assert_int_eq(h_http("GET", url("/inventory/%2e%2e/echo"), NULL, NULL, &r), 0);
+    ck_assert_int_eq(h_http("GET", url("/inventory/../echo"), NULL, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);
     json_object *j = body_json(&r);
     ck_assert_str_eq(jstr(j, "path"), "/echo");
     json_object_put(j);
     h_resp_free(&r);
-    /* /inventory/../orders needs the orders route's token */
-    ck_assert_int_eq(h_http("GET", url("/inventory/..%2forders/o-1"), NULL, NULL, &r), 0);
-    ck_assert_int_eq(r.status, 404); /* %2f stays inside a segment */
-    h_resp_free(&r);
+    /* SPEC §4: a dot segment spelled with escapes, or hidden behind an
+     * escaped '/' or '\\', is 400 before routing (was: %2e%2e resolved like
+     * "..", and ..%2f kept inside its segment, a 404 here but forwarded as
+     * is on a prefix route) */
+    static const char *hidden[] = {"/inventory/%2e%2e/echo", "/inventory/..%2forders/o-1",
+                                   "/echo/..%2Fadmin", "/echo/%2e%2e%5Cadmin",
+                                   "/echo/..\\admin", "/echo/..;/admin"};
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+        ck_assert_int_eq(h_http("GET", url(hidden[i]), NULL, NULL, &r), 0);
+        ck_assert_msg(r.status == 400, "%s: %ld", hidden[i], (long)r.status);
+        assert_problem(&r, 400);
+        h_resp_free(&r);
+    }
     ck_assert_int_eq(h_http("GET", url("/inventory/../../x"), NULL, NULL, &r), 0);
     assert_problem(&r, 400);
     h_resp_free(&r);

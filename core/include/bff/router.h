@@ -60,6 +60,16 @@ int bff_router_match(const struct bff_router *r, const char *path, size_t len,
 int bff_path_normalize(const char *in, size_t len, char *out, size_t outcap,
                        size_t *outlen);
 
+/* Returns 1 when raw request path @in (len bytes, no query) spells a dot
+ * segment that a service could resolve but the gateway's normalization
+ * does not see (docs/http.md, "Paths"): a segment, or a part of one
+ * between an escaped '/' or '\' (%2F, %5C, any case) or a raw '\', that is
+ * "." or ".." once "%2E" is decoded and anything from ';' on is dropped,
+ * when it was spelled with an escape, was such a part, or had a ';'; or a
+ * double-encoded '.', '/' or '\' (%252E, %252F, %255C). Plain "." and ".."
+ * segments return 0 (bff_path_normalize() resolves them). Else 0. */
+int bff_path_hidden_dots(const char *in, size_t len);
+
 /* Percent-decodes @in (len bytes) into @out (at least len+1 bytes) and
  * NUL-terminates it. Fails with BFF_EINVAL on a bad escape or %00. */
 int bff_pct_decode(const char *in, size_t len, char *out, size_t *outlen);
