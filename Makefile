@@ -8,7 +8,10 @@ PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
-.PHONY: all deps build demo demo-fleet test test-asan install deb clean
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build demo demo-fleet test test-asan install deb fuzz clean
 
 all: build
 
@@ -42,6 +45,14 @@ install: build
 deb: deps
 	@scripts/make-deb.sh $(BUILD)
 
+# libFuzzer targets (clang; docs/fuzzing.md): FUZZ_SECONDS per target.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BUILD)
+
 demo: build
 	@scripts/demo.sh $(BUILD)
 
@@ -49,4 +60,4 @@ demo-fleet: build
 	@scripts/demo-fleet.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -32,6 +32,7 @@ char *bff_arena_printf(struct bff_arena *a, const char *fmt, ...)
  * "X-User-Id: ", uid, NULL). What printf("%s%s") does, without parsing a
  * format. A NULL string ends the list; returns NULL when out of memory. */
 char *bff_arena_cat(struct bff_arena *a, ...) __attribute__((sentinel));
-char *bff_arena_vprintf(struct bff_arena *a, const char *fmt, va_list ap);
+char *bff_arena_vprintf(struct bff_arena *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif
