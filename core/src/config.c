@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <yaml.h>
 
@@ -26,6 +27,8 @@
 #include "bff/err.h"
 
 #define MAX_FILE (4u << 20) /* bytes; a larger config file is refused */
+#define ADMIN_TOKEN_MIN 16u  /* bytes of an admin token, after the newline trim */
+#define ADMIN_TOKEN_MAX 4096u
 #define MAX_MSGS 200        /* diagnostics handed out per load */
 #define MAX_WORKERS 64
 #define MAX_PARAMS BFF_MAX_PARAMS /* {name} segments per route path */
@@ -1926,17 +1929,76 @@ static void routes(struct ctx *c, const yaml_node_t *n)
 
 /* ---- top level -------------------------------------------------------- */
 
+static int slurp(const char *path, char **out, size_t *outlen);
+
+/* admin_token_file: read now, so that a reload re-reads it into the new
+ * snapshot. One trailing "\n" or "\r\n" is trimmed; what is left must be
+ * ADMIN_TOKEN_MIN..ADMIN_TOKEN_MAX bytes of visible ASCII (no whitespace or
+ * control characters). The token itself never goes into a message. */
+static void admin_token(struct ctx *c, const yaml_node_t *n)
+{
+    struct bff_config *cfg = c->cfg;
+    char               qb[QLEN], *text = NULL;
+    size_t             len = 0, all;
+
+    str(c, n, "admin_token_file", &cfg->admin_token_file);
+    if (!cfg->admin_token_file)
+        return;
+    if (slurp(cfg->admin_token_file, &text, &len)) {
+        int e = errno;
+        err(c, n, "admin_token_file %s: cannot read it: %s",
+            q(qb, sizeof qb, cfg->admin_token_file),
+            e == EFBIG ? "larger than 4MiB" : strerror(e));
+        return;
+    }
+    all = len;
+    if (len && text[len - 1] == '\n')
+        len--;
+    if (len && text[len - 1] == '\r')
+        len--;
+    if (len == 0) {
+        err(c, n, "admin_token_file %s: the file is empty; it must hold the token",
+            q(qb, sizeof qb, cfg->admin_token_file));
+    } else if (len > ADMIN_TOKEN_MAX) {
+        err(c, n, "admin_token_file %s: the token is longer than %u bytes",
+            q(qb, sizeof qb, cfg->admin_token_file), ADMIN_TOKEN_MAX);
+    } else {
+        size_t bad = len;
+        for (size_t i = 0; i < len && bad == len; i++)
+            if ((unsigned char)text[i] <= 0x20 || (unsigned char)text[i] >= 0x7f)
+                bad = i;
+        if (bad != len)
+            err(c, n,
+                "admin_token_file %s: the token holds whitespace, a control or a "
+                "non-ASCII character (byte %zu); only visible ASCII is allowed",
+                q(qb, sizeof qb, cfg->admin_token_file), bad + 1);
+        else if (len < ADMIN_TOKEN_MIN)
+            err(c, n, "admin_token_file %s: the token has %zu bytes; at least %u needed",
+                q(qb, sizeof qb, cfg->admin_token_file), len, ADMIN_TOKEN_MIN);
+        else if (!(cfg->admin_token = malloc(len + 1)))
+            c->oom = 1;
+        else {
+            memcpy(cfg->admin_token, text, len);
+            cfg->admin_token[len] = '\0';
+            cfg->admin_token_len = len;
+        }
+    }
+    OPENSSL_cleanse(text, all);
+    free(text);
+}
+
 /* Walks the whole document into c->cfg, reporting every error found. */
 static void top(struct ctx *c, const yaml_node_t *root)
 {
     static const char *const keys[] = {
-        "listen",   "workers", "admin_listen", "drain_timeout", "access_log", "limits",
-        "services", "auth",    "rate_limit",   "cors",          "tracing",    "routes",
-        NULL};
+        "listen",   "workers",    "admin_listen", "admin_token_file", "drain_timeout",
+        "access_log", "limits", "services",     "auth",             "rate_limit",
+        "cors",     "tracing",    "routes",       NULL};
     enum {
         LISTEN,
         WORKERS,
         ADMIN,
+        TOKEN,
         DRAIN,
         ACCESS,
         LIMITS,
@@ -1950,7 +2012,7 @@ static void top(struct ctx *c, const yaml_node_t *root)
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};
     struct bff_config *cfg = c->cfg;
-    yaml_node_t       *v[12], *w[4];
+    yaml_node_t       *v[13], *w[4];
 
     if (root->type != YAML_MAPPING_NODE) {
         err(c, root, "the config must be a mapping (key: value) at the top, got %s",
@@ -1970,6 +2032,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
             "endpoints never share the public port",
             q(qb, sizeof qb, cfg->admin_listen));
     }
+    if (v[TOKEN])
+        admin_token(c, v[TOKEN]);
     if (v[WORKERS])
         u32(c, v[WORKERS], "workers", &cfg->workers, 1, MAX_WORKERS);
     if (v[DRAIN])
@@ -2266,6 +2330,10 @@ void bff_config_free(struct bff_config *cfg)
     free(cfg->path);
     free(cfg->listen);
     free(cfg->admin_listen);
+    free(cfg->admin_token_file);
+    if (cfg->admin_token)
+        OPENSSL_cleanse(cfg->admin_token, cfg->admin_token_len);
+    free(cfg->admin_token);
     free(cfg);
 }
 

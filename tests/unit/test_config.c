@@ -604,8 +604,107 @@ START_TEST(err_unknown_key_top)
                "\"listen\"?");
     expect_err(ROUTE "frobnicate: 1\n",
                "t.yaml:4:1: unknown key \"frobnicate\" at the top level; expected "
-               "listen, workers, admin_listen, drain_timeout, access_log, limits, "
-               "services, auth, rate_limit, cors, tracing or routes");
+               "listen, workers, admin_listen, admin_token_file, drain_timeout, "
+               "access_log, limits, services, auth, rate_limit, cors, tracing or "
+               "routes");
+}
+END_TEST
+
+/* Writes @len bytes of @content to a fresh temp file; its name into @path. */
+static void token_file(char *path, const char *content, size_t len)
+{
+    int   fd;
+    FILE *f;
+
+    strcpy(path, "/tmp/test_config_tok_XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(content, 1, len, f), len);
+    fclose(f);
+}
+
+/* The config error for token file content @content (of @len bytes), or a
+ * loaded token compared to @want when @want is not NULL. */
+static void token_case(const char *content, size_t len, const char *want,
+                       const char *msg)
+{
+    char               path[64], yaml[512], line[256];
+    struct bff_config *c;
+
+    token_file(path, content, len);
+    snprintf(yaml, sizeof yaml, "admin_token_file: %s\n" ROUTE, path);
+    if (want) {
+        c = expect_ok(yaml);
+        ck_assert_str_eq(c->admin_token_file, path);
+        ck_assert_uint_eq(c->admin_token_len, strlen(want));
+        ck_assert_str_eq(c->admin_token, want);
+        bff_config_free(c);
+    } else {
+        snprintf(line, sizeof line, "t.yaml:1:19: admin_token_file \"%s\": %s", path,
+                 msg);
+        expect_err(yaml, line);
+    }
+    unlink(path);
+}
+
+START_TEST(admin_token_file)
+{
+    struct bff_diag    d = {0};
+    struct bff_config *c;
+
+    /* absent: no token, the admin paths stay open */
+    c = expect_ok(ROUTE);
+    ck_assert_ptr_null(c->admin_token_file);
+    ck_assert_ptr_null(c->admin_token);
+    bff_config_free(c);
+
+    token_case("0123456789abcdef\n", 17, "0123456789abcdef", NULL);
+    token_case("0123456789abcdef\r\n", 18, "0123456789abcdef", NULL);
+    token_case("tok-with.symbols~+/=_0123", 25, "tok-with.symbols~+/=_0123", NULL);
+    token_case("", 0, NULL, "the file is empty; it must hold the token");
+    token_case("\n", 1, NULL, "the file is empty; it must hold the token");
+    token_case("0123456789abcde\n", 16, NULL, "the token has 15 bytes; at least 16 needed");
+    token_case("0123456789 abcdef\n", 18, NULL,
+               "the token holds whitespace, a control or a non-ASCII character (byte "
+               "11); only visible ASCII is allowed");
+    /* only one newline is trimmed: a second one is inside the token */
+    token_case("0123456789abcdef\n\n", 18, NULL,
+               "the token holds whitespace, a control or a non-ASCII character (byte "
+               "17); only visible ASCII is allowed");
+    token_case("\t0123456789abcdef", 17, NULL,
+               "the token holds whitespace, a control or a non-ASCII character (byte "
+               "1); only visible ASCII is allowed");
+    token_case("0123456789abcdef\0x", 18, NULL,
+               "the token holds whitespace, a control or a non-ASCII character (byte "
+               "17); only visible ASCII is allowed");
+    {
+        static char big[5000];
+        memset(big, 'a', sizeof big);
+        token_case(big, sizeof big, NULL, "the token is longer than 4096 bytes");
+    }
+
+    /* missing file, and a directory */
+    expect_err("admin_token_file: /nonexistent/admin.token\n" ROUTE,
+               "t.yaml:1:19: admin_token_file \"/nonexistent/admin.token\": cannot "
+               "read it: No such file or directory");
+    expect_err("admin_token_file: /tmp\n" ROUTE,
+               "t.yaml:1:19: admin_token_file \"/tmp\": cannot read it: Is a directory");
+    expect_err("admin_token_file:\n" ROUTE, "t.yaml:1:18: admin_token_file: empty value");
+
+    /* the token never appears in a message, not even a bad one */
+    {
+        char path[64], yaml[256];
+        token_file(path, "secret-secret-secret x\n", 23);
+        snprintf(yaml, sizeof yaml, "admin_token_file: %s\n" ROUTE, path);
+        c = parse(yaml, &d);
+        ck_assert_ptr_null(c);
+        for (size_t i = 0; i < d.n; i++)
+            ck_assert_ptr_null(strstr(d.msgs[i], "secret-secret"));
+        bff_diag_cleanup(&d);
+        unlink(path);
+    }
 }
 END_TEST
 
@@ -1056,7 +1155,7 @@ START_TEST(many_errors_one_pass)
     ck_assert_str_eq(d.msgs[3], "t.yaml:7:34: timeout \"5\": missing unit; write ms, "
                                 "s, m or h, like 250ms");
     ck_assert_str_eq(d.msgs[4], "t.yaml:8:1: unknown key \"bogus\" at the top level; "
-                                "expected listen, workers, admin_listen, "
+                                "expected listen, workers, admin_listen, admin_token_file, "
                                 "drain_timeout, access_log, limits, services, auth, "
                                 "rate_limit, cors, tracing or routes");
     bff_diag_cleanup(&d);
@@ -1234,6 +1333,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, ok);
 
     tcase_add_test(bad, err_unknown_key_top);
+    tcase_add_test(bad, admin_token_file);
     tcase_add_test(bad, err_unknown_key_service);
     tcase_add_test(bad, err_unknown_key_route);
     tcase_add_test(bad, err_bad_duration);

@@ -115,6 +115,9 @@ struct bff_config {
 
     char     *listen;                /* "127.0.0.1:8080" default */
     char     *admin_listen;          /* NULL = no admin listener */
+    char     *admin_token_file;      /* NULL = /metrics and the admin paths open */
+    char     *admin_token;           /* the file's token, read at load; secret */
+    size_t    admin_token_len;       /* 16..4096 bytes of visible ASCII */
     uint32_t  workers;               /* default: online cores */
     uint32_t  drain_timeout_ms;      /* default 10000 */
     int       access_log;            /* default 1 */
