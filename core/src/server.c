@@ -9,12 +9,15 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "bff/err.h"
 #include "bff/headers.h"
@@ -988,6 +991,64 @@ static char *admin_metrics(struct bff_server *srv)
     return body;
 }
 
+/* Whether the request may see /metrics and the admin paths: yes without an
+ * admin_token_file, else only with "Authorization: Bearer <token>". The
+ * SHA-256 digests are compared, in constant time, so that neither the bytes
+ * nor the length of the token leak through timing. */
+static int admin_authorized(struct bff_server *srv, struct MHD_Connection *c)
+{
+    struct bff_snapshot *s = current_snap(srv);
+    const char          *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_AUTHORIZATION);
+    unsigned char        want[32], got[32];
+    int                  ok = 1;
+
+    if (s->cfg->admin_token) {
+        ok = 0;
+        if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
+            SHA256((const unsigned char *)s->cfg->admin_token, s->cfg->admin_token_len,
+                   want)) {
+            const char *t = h + 7;
+            while (*t == ' ')
+                t++;
+            size_t n = strlen(t);
+            while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+                n--;
+            if (SHA256((const unsigned char *)t, n, got))
+                ok = CRYPTO_memcmp(want, got, sizeof(want)) == 0;
+            OPENSSL_cleanse(got, sizeof(got));
+        }
+        OPENSSL_cleanse(want, sizeof(want));
+    }
+    snap_unref(s);
+    return ok;
+}
+
+static enum MHD_Result admin_unauthorized(struct MHD_Connection *c, const char *url)
+{
+    char  esc[512], *body = NULL;
+    json_escape(esc, sizeof(esc), 0, url);
+    if (asprintf(&body,
+                 "{\"type\":\"about:blank\",\"title\":\"Unauthorized\",\"status\":401,"
+                 "\"detail\":\"this admin endpoint needs Authorization: Bearer and the "
+                 "token of admin_token_file\",\"instance\":\"%s\"}\n",
+                 esc) < 0)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"portico-admin\"");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* An admin request as its URI arrived (the URI log callback's copy, for the
  * head check), then whether its first call has run. */
 struct admin_req {
@@ -1084,6 +1145,11 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char 
             return MHD_NO;
         return admin_reply(c, ready ? 200 : 503, "application/json", body);
     }
+    /* everything but the two probes is locked by admin_token_file (an
+     * unknown path too: it answers 404 only to who holds the token) */
+    if (strcmp(url, "/healthz") != 0 && strcmp(url, "/readyz") != 0 &&
+        !admin_authorized(srv, c))
+        return admin_unauthorized(c, url);
     if (is_get && strcmp(url, "/admin/resilience") == 0) {
         struct bff_snapshot *rs = current_snap(srv);
         body = res_snapshot_json(srv, rs);

@@ -335,6 +335,158 @@ START_TEST(admin_endpoints_answer)
 }
 END_TEST
 
+/* An admin request with "Authorization: Bearer @token" (none when NULL). */
+static long admin_call(const char *method, const char *path, const char *token,
+                       struct h_resp *r)
+{
+    char        auth[256];
+    const char *hdrs[] = {auth, NULL};
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+    if (h_http(method, url(bff.admin, path), token ? hdrs : NULL,
+               strcmp(method, "POST") == 0 ? "" : NULL, r) != 0)
+        return -1;
+    return r->status;
+}
+
+static long admin_status(const char *method, const char *path, const char *token)
+{
+    struct h_resp r;
+    long          st = admin_call(method, path, token, &r);
+    h_resp_free(&r);
+    return st;
+}
+
+/* A 401 as docs/operations.md describes it: problem+json and the challenge. */
+static void assert_401(const char *method, const char *path, const char *token)
+{
+    struct h_resp r;
+    ck_assert_int_eq(admin_call(method, path, token, &r), 401);
+    ck_assert_str_eq(h_header(&r, "Content-Type"), "application/problem+json");
+    ck_assert_str_eq(h_header(&r, "WWW-Authenticate"), "Bearer realm=\"portico-admin\"");
+    json_object *j = json_tokener_parse(r.body);
+    ck_assert_ptr_nonnull(j);
+    json_object *v;
+    ck_assert(json_object_object_get_ex(j, "status", &v));
+    ck_assert_int_eq(json_object_get_int(v), 401);
+    json_object_put(j);
+    h_resp_free(&r);
+}
+
+/* Replaces @dir/admin.token with @content at once (rename). */
+static void write_token(const char *content)
+{
+    ck_assert_ptr_nonnull(h_write(dir, "admin.token.new", content));
+    char from[600], to[600];
+    snprintf(from, sizeof(from), "%s/admin.token.new", dir);
+    snprintf(to, sizeof(to), "%s/admin.token", dir);
+    ck_assert_int_eq(rename(from, to), 0);
+}
+
+START_TEST(admin_token_locks_metrics_and_admin)
+{
+    static const char tok_a[] = "tokA-0123456789abcdef-XYZ";
+    static const char same_len[] = "tokA-0123456789abcdef-XYy"; /* one byte off */
+    static const char tok_b[] = "tokB-fedcba9876543210-new";
+    char              locked[4096];
+
+    write_token("tokA-0123456789abcdef-XYZ\n");
+    snprintf(locked, sizeof(locked), "admin_token_file: @DIR@/admin.token\n%s", yaml);
+    ck_assert_int_eq(h_bff_start(&bff, "bff-mobile/bff-mobile", dir, locked, &shop), 0);
+    atexit(kill_bff);
+
+    /* the load balancer's probes stay open */
+    ck_assert_int_eq(admin_status("GET", "/healthz", NULL), 200);
+    ck_assert_int_eq(admin_status("GET", "/readyz", NULL), 200);
+    /* everything else: 401 without the token, with a wrong one, with one of
+     * the same length, with another scheme */
+    assert_401("GET", "/metrics", NULL);
+    assert_401("GET", "/admin/config", NULL);
+    assert_401("GET", "/admin/resilience", NULL);
+    assert_401("POST", "/admin/reload", NULL);
+    assert_401("GET", "/metrics", "wrong");
+    assert_401("GET", "/metrics", same_len);
+    assert_401("GET", "/admin/config", same_len);
+    assert_401("GET", "/metrics", "tokA-0123456789abcdef-XY"); /* a prefix */
+    assert_401("GET", "/nope", NULL);
+    {
+        struct h_resp r;
+        const char   *basic[] = {"Authorization: Basic dG9rQS0wMTIzNDU2Nzg5YWJjZGVm", NULL};
+        ck_assert_int_eq(h_http("GET", url(bff.admin, "/metrics"), basic, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 401);
+        h_resp_free(&r);
+        const char *raw[] = {"Authorization: tokA-0123456789abcdef-XYZ", NULL};
+        ck_assert_int_eq(h_http("GET", url(bff.admin, "/metrics"), raw, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 401);
+        h_resp_free(&r);
+    }
+    /* with it: the usual answers; the token is not in /admin/config */
+    ck_assert_int_eq(admin_status("GET", "/metrics", tok_a), 200);
+    ck_assert_int_eq(admin_status("GET", "/admin/resilience", tok_a), 200);
+    ck_assert_int_eq(admin_status("GET", "/nope", tok_a), 404);
+    {
+        struct h_resp r;
+        ck_assert_int_eq(admin_call("GET", "/admin/config", tok_a, &r), 200);
+        ck_assert_ptr_null(strstr(r.body, "tokA"));
+        h_resp_free(&r);
+        /* the scheme is case-insensitive (RFC 9110 11.1) */
+        const char *lower[] = {"Authorization: bearer tokA-0123456789abcdef-XYZ", NULL};
+        ck_assert_int_eq(h_http("GET", url(bff.admin, "/metrics"), lower, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        h_resp_free(&r);
+    }
+    /* POST /admin/reload with the token; a 401 reload did not count */
+    ck_assert_int_eq(admin_status("POST", "/admin/reload", tok_a), 200);
+    {
+        struct h_resp r;
+        ck_assert_int_eq(admin_call("GET", "/admin/config", tok_a, &r), 200);
+        json_object *j = json_tokener_parse(r.body), *v;
+        ck_assert(json_object_object_get_ex(j, "reloads", &v));
+        ck_assert_int_eq(json_object_get_int(v), 1);
+        json_object_put(j);
+        h_resp_free(&r);
+    }
+    /* a new token: the reload that reads it is asked with the old one; then
+     * the old one is 401 and the new one 200 */
+    write_token("tokB-fedcba9876543210-new\n");
+    ck_assert_int_eq(admin_status("GET", "/metrics", tok_a), 200); /* not yet */
+    ck_assert_int_eq(admin_status("POST", "/admin/reload", tok_a), 200);
+    assert_401("GET", "/metrics", tok_a);
+    assert_401("POST", "/admin/reload", tok_a);
+    ck_assert_int_eq(admin_status("GET", "/metrics", tok_b), 200);
+    /* a bad token file is a rejected reload: the token in force stays */
+    write_token("short\n");
+    {
+        struct h_resp r;
+        ck_assert_int_eq(admin_call("POST", "/admin/reload", tok_b, &r), 422);
+        ck_assert_ptr_nonnull(strstr(r.body, "admin_token_file"));
+        ck_assert_ptr_null(strstr(r.body, "short\\n"));
+        h_resp_free(&r);
+    }
+    ck_assert_int_eq(admin_status("GET", "/metrics", tok_b), 200);
+    assert_401("GET", "/metrics", "short");
+    /* SIGHUP reads the file too */
+    write_token("tokA-0123456789abcdef-XYZ\n");
+    ck_assert_int_eq(kill(bff.proc.pid, SIGHUP), 0);
+    long st = 0;
+    for (int i = 0; i < 250 && (st = admin_status("GET", "/metrics", tok_a)) != 200; i++)
+        sleep_ms(20);
+    ck_assert_int_eq(st, 200);
+    assert_401("GET", "/metrics", tok_b);
+    ck_assert_int_eq(admin_status("GET", "/healthz", NULL), 200);
+    ck_assert_int_eq(h_stop(&bff.proc), 0);
+
+    /* neither token is in the process's log */
+    char  *log = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(read_all(bff.proc.log, &log, &len), 0);
+    ck_assert(len > 0);
+    ck_assert_ptr_nonnull(strstr(log, "admin_token_file"));
+    ck_assert_ptr_null(strstr(log, "tokA-"));
+    ck_assert_ptr_null(strstr(log, "tokB-"));
+    free(log);
+}
+END_TEST
+
 START_TEST(trace_context_reaches_the_service_and_the_log)
 {
     start_bff();
@@ -746,6 +898,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, metrics_count_what_was_sent_and_pass_promtool);
     tcase_add_test(tc, admin_endpoints_answer);
+    tcase_add_test(tc, admin_token_locks_metrics_and_admin);
     tcase_add_test(tc, trace_context_reaches_the_service_and_the_log);
     tcase_add_test(tc, trace_flags_and_tracestate_are_the_callers);
     tcase_add_test(tc, reload_under_traffic_drops_nothing);
