@@ -1,6 +1,6 @@
 /* bff-fleet — which instance of a fleet runs a config the others do not?
  *
- *   bff-fleet [--timeout MS] [--expect SHA256] ADMIN_URL...
+ *   bff-fleet [--timeout MS] [--expect SHA256] [--token-file FILE] ADMIN_URL...
  *
  * Asks every instance's GET /admin/config, prints one line per instance
  * (url, sha256, loaded_at, path) and names the ones whose sha256 differs
@@ -8,7 +8,9 @@
  * agree, 1 when some disagree, 2 when an instance could not be asked (that
  * wins over 1: the fleet's state is not known), 64 on bad usage.
  * With a tie and no --expect there is no majority: every instance is
- * named. A blocking CLI: libcurl easy, one instance after another. */
+ * named. With --token-file, every request carries "Authorization: Bearer"
+ * and the file's token (the instances' admin_token_file, docs/config.md).
+ * A blocking CLI: libcurl easy, one instance after another. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <json-c/json.h>
 
 #define MAX_BODY (64 * 1024)
+#define MAX_TOKEN 4096 /* bytes, as admin_token_file allows */
 
 struct instance {
     const char *url;
@@ -61,7 +64,7 @@ static const char *jstr(json_object *o, const char *key)
 
 /* Fills @in from @in->url's /admin/config; on failure in->ok stays 0 and
  * in->error says why. */
-static void ask(struct instance *in, long timeout_ms)
+static void ask(struct instance *in, long timeout_ms, const struct curl_slist *hdrs)
 {
     char         url[2048], errbuf[CURL_ERROR_SIZE] = "";
     size_t       n = strlen(in->url);
@@ -85,12 +88,21 @@ static void ask(struct instance *in, long timeout_ms)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (hdrs)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(e);
     if (rc != CURLE_OK) {
         snprintf(in->error, sizeof(in->error), "unreachable: %s",
                  errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        goto out;
+    }
+    if (status == 401) {
+        snprintf(in->error, sizeof(in->error),
+                 "/admin/config answered 401: its admin port is locked; %s",
+                 hdrs ? "the token of --token-file is not its token"
+                      : "give its token with --token-file");
         goto out;
     }
     if (status != 200) {
@@ -114,11 +126,60 @@ out:
     free(b.p);
 }
 
+/* "Authorization: Bearer <the token of @path>" (malloc'd), or NULL after
+ * saying why on stderr. One trailing newline is trimmed; the token must be
+ * 1..MAX_TOKEN bytes of visible ASCII. */
+static char *token_header(const char *path)
+{
+    static const char pre[] = "Authorization: Bearer ";
+    char              tok[MAX_TOKEN + 3], *h;
+    FILE             *f = fopen(path, "rb");
+    size_t            n;
+
+    if (!f) {
+        fprintf(stderr, "bff-fleet: --token-file %s: %m\n", path);
+        return NULL;
+    }
+    n = fread(tok, 1, sizeof(tok), f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "bff-fleet: --token-file %s: cannot read it\n", path);
+        return NULL;
+    }
+    if (n && tok[n - 1] == '\n')
+        n--;
+    if (n && tok[n - 1] == '\r')
+        n--;
+    if (n == 0 || n > MAX_TOKEN) {
+        fprintf(stderr, "bff-fleet: --token-file %s: %s\n", path,
+                n ? "the token is longer than 4096 bytes" : "the file is empty");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)tok[i] <= 0x20 || (unsigned char)tok[i] >= 0x7f) {
+            fprintf(stderr,
+                    "bff-fleet: --token-file %s: the token holds whitespace, a control "
+                    "or a non-ASCII character (byte %zu)\n",
+                    path, i + 1);
+            return NULL;
+        }
+    h = malloc(sizeof(pre) + n);
+    if (h) {
+        memcpy(h, pre, sizeof(pre) - 1);
+        memcpy(h + sizeof(pre) - 1, tok, n);
+        h[sizeof(pre) - 1 + n] = '\0';
+    }
+    memset(tok, 0, sizeof(tok));
+    return h;
+}
+
 static void usage(FILE *f)
 {
     fprintf(
         f,
-        "Usage: bff-fleet [--timeout MS] [--expect SHA256] ADMIN_URL...\n"
+        "Usage: bff-fleet [--timeout MS] [--expect SHA256] [--token-file FILE]\n"
+        "                 ADMIN_URL...\n"
         "\n"
         "Asks each instance's /admin/config (e.g. http://127.0.0.1:9081) and prints\n"
         "one line per instance: url, sha256, loaded_at, path, and whether it agrees\n"
@@ -129,6 +190,9 @@ static void usage(FILE *f)
         "                   (default 3000)\n"
         "  --expect SHA256  the sha256 every instance must run (64 hex digits);\n"
         "                   default: the majority's\n"
+        "  --token-file FILE  send \"Authorization: Bearer\" and the token in FILE\n"
+        "                   (one trailing newline trimmed) to every instance: the\n"
+        "                   instances' admin_token_file, for a locked admin port\n"
         "  --help           print this help and exit\n"
         "\n"
         "Exit: 0 all agree, 1 some disagree (named), 2 an instance is unreachable,\n"
@@ -139,19 +203,23 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"timeout", required_argument, NULL, 't'},
                                          {"expect", required_argument, NULL, 'e'},
+                                         {"token-file", required_argument, NULL, 'k'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long                       timeout_ms = 3000;
-    const char                *expect = NULL;
+    const char                *expect = NULL, *token_file = NULL;
     int                        opt;
 
-    while ((opt = getopt_long(argc, argv, "t:e:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:e:k:h", opts, NULL)) != -1) {
         switch (opt) {
         case 't':
             timeout_ms = strtol(optarg, NULL, 10);
             break;
         case 'e':
             expect = optarg;
+            break;
+        case 'k':
+            token_file = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -165,16 +233,27 @@ int main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
+    char              *auth = NULL;
+    struct curl_slist *hdrs = NULL;
+    if (token_file && !(auth = token_header(token_file)))
+        return 64;
     size_t           n = (size_t)(argc - optind);
     struct instance *in = calloc(n, sizeof(*in));
-    if (!in || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (!in || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        (auth && !(hdrs = curl_slist_append(NULL, auth)))) {
         fprintf(stderr, "bff-fleet: out of memory\n");
         free(in);
+        free(auth);
         return 2;
     }
     for (size_t i = 0; i < n; i++) {
         in[i].url = argv[optind + (int)i];
-        ask(&in[i], timeout_ms);
+        ask(&in[i], timeout_ms, hdrs);
+    }
+    curl_slist_free_all(hdrs);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
     }
 
     /* the reference: --expect, else the most common sha256; a tie for the

@@ -368,6 +368,63 @@ START_TEST(bff_fleet_names_the_stale_instance)
 }
 END_TEST
 
+/* An instance whose admin port is locked (admin_token_file): bff-fleet
+ * needs --token-file to ask it. */
+START_TEST(bff_fleet_sends_the_admin_token)
+{
+    char args[2048], *out = NULL, line[256], ua[64], ud[64], cfg[8192];
+    ck_assert_ptr_nonnull(h_write(dir, "admin.token", "fleet-token-0123456789abcdef\n"));
+    ck_assert_ptr_nonnull(h_write(dir, "wrong.token", "fleet-token-0123456789abcdeF\n"));
+    char *plain = render("fleet-locked.yaml", fleet_yaml, redis_port, shop.inventory, 0, 0, 0);
+    ck_assert_ptr_nonnull(plain);
+    char *text = NULL;
+    snprintf(line, sizeof(line), "cat '%s'", plain);
+    text = h_run(line);
+    ck_assert_ptr_nonnull(text);
+    snprintf(cfg, sizeof(cfg), "admin_token_file: %s/admin.token\n%s\n", dir, text);
+    free(text);
+    char *path = h_write(dir, "fleet-locked.yaml", cfg);
+    ck_assert_ptr_nonnull(path);
+    atexit(kill_c);
+    ck_assert_int_eq(inst_start(&c, path, "bff-locked"), 0);
+    snprintf(ud, sizeof(ud), "http://127.0.0.1:%d", c.admin);
+    snprintf(ua, sizeof(ua), "http://127.0.0.1:%d", a.admin);
+
+    /* without the token: 401, named, exit 2 (the fleet's state is not known) */
+    ck_assert_int_eq(fleet(ud, &out), 2);
+    snprintf(line, sizeof(line), "%s  /admin/config answered 401", ud);
+    ck_assert_ptr_nonnull(strstr(out, line));
+    ck_assert_ptr_nonnull(strstr(out, "--token-file"));
+    free(out);
+    /* a wrong token of the same length: the same */
+    snprintf(args, sizeof(args), "--token-file %s/wrong.token %s", dir, ud);
+    ck_assert_int_eq(fleet(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "answered 401"));
+    free(out);
+    /* the token: answered; an open instance does not mind it */
+    snprintf(args, sizeof(args), "--token-file %s/admin.token %s", dir, ud);
+    ck_assert_int_eq(fleet(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "all 1 agree"));
+    free(out);
+    snprintf(args, sizeof(args), "--token-file %s/admin.token %s %s", dir, ua, ud);
+    ck_assert_int_eq(fleet(args, &out), 1); /* other file content: other sha256 */
+    ck_assert_ptr_null(strstr(out, "401"));
+    ck_assert_ptr_null(strstr(out, "fleet-token"));
+    free(out);
+    /* a missing or empty token file is bad usage */
+    snprintf(args, sizeof(args), "--token-file %s/nope.token %s 2>&1", dir, ud);
+    ck_assert_int_eq(fleet(args, &out), 64);
+    ck_assert_ptr_nonnull(strstr(out, "nope.token"));
+    free(out);
+    ck_assert_ptr_nonnull(h_write(dir, "empty.token", ""));
+    snprintf(args, sizeof(args), "--token-file %s/empty.token %s 2>&1", dir, ud);
+    ck_assert_int_eq(fleet(args, &out), 64);
+    ck_assert_ptr_nonnull(strstr(out, "empty"));
+    free(out);
+    ck_assert_int_eq(h_stop(&c.proc), 0);
+}
+END_TEST
+
 /* ---- an instance dies under traffic
  * -------------------------------------------------- */
 
@@ -411,6 +468,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, rate_limit_is_shared_across_the_fleet);
     tcase_add_test(tc, bff_fleet_names_the_stale_instance);
+    tcase_add_test(tc, bff_fleet_sends_the_admin_token);
     tcase_add_test(tc, killing_an_instance_costs_at_most_its_in_flight_requests);
     suite_add_tcase(s, tc);
     return s;
