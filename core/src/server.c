@@ -878,6 +878,36 @@ static enum MHD_Result admin_reply(struct MHD_Connection *c, unsigned status,
     return ret;
 }
 
+/* An admin answer in problem+json (RFC 9457): @detail and @instance may be
+ * NULL; @hdr/@val, when not NULL, one more header (a challenge, or
+ * Connection: close). */
+static enum MHD_Result admin_problem(struct MHD_Connection *c, unsigned status,
+                                     const char *detail, const char *instance,
+                                     const char *hdr, const char *val)
+{
+    char  d[512], in[512], *body = NULL;
+    json_escape(d, sizeof(d), 0, detail ? detail : "");
+    json_escape(in, sizeof(in), 0, instance ? instance : "");
+    if (asprintf(&body,
+                 "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%u,"
+                 "\"detail\":\"%s\",\"instance\":\"%s\"}\n",
+                 bff_status_title((int)status), status, d, in) < 0)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (hdr)
+        MHD_add_response_header(resp, hdr, val);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static struct bff_snapshot *current_snap(struct bff_server *srv)
 {
     pthread_mutex_lock(&srv->snap_lock);
@@ -1026,27 +1056,10 @@ static int admin_authorized(struct bff_server *srv, struct MHD_Connection *c)
 
 static enum MHD_Result admin_unauthorized(struct MHD_Connection *c, const char *url)
 {
-    char  esc[512], *body = NULL;
-    json_escape(esc, sizeof(esc), 0, url);
-    if (asprintf(&body,
-                 "{\"type\":\"about:blank\",\"title\":\"Unauthorized\",\"status\":401,"
-                 "\"detail\":\"this admin endpoint needs Authorization: Bearer and the "
-                 "token of admin_token_file\",\"instance\":\"%s\"}\n",
-                 esc) < 0)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                            "Bearer realm=\"portico-admin\"");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return admin_problem(c, MHD_HTTP_UNAUTHORIZED,
+                         "this admin endpoint needs Authorization: Bearer and the token of "
+                         "admin_token_file",
+                         url, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portico-admin\"");
 }
 
 /* An admin request as its URI arrived (the URI log callback's copy, for the
@@ -1085,23 +1098,7 @@ static enum MHD_Result admin_head(struct MHD_Connection *c, struct admin_req *a,
     free(scratch);
     if (st == 0)
         return MHD_YES;
-    char esc[512], *body = NULL;
-    json_escape(esc, sizeof(esc), 0, why);
-    if (asprintf(&body, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
-                        "\"detail\":\"%s\"}\n",
-                 bff_status_title(st), st, esc) < 0)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)st, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return admin_problem(c, (unsigned)st, why, NULL, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char *url,
@@ -1180,9 +1177,7 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char 
             return MHD_NO;
         return admin_reply(c, rc ? 422 : 200, "application/json", body);
     }
-    return admin_reply(c, 404, "application/problem+json",
-                       strdup("{\"type\":\"about:blank\",\"title\":\"Not Found\","
-                              "\"status\":404}\n"));
+    return admin_problem(c, MHD_HTTP_NOT_FOUND, "no such admin endpoint", url, NULL, NULL);
 }
 
 static void on_admin_done(void *cls, struct MHD_Connection *c, void **con_cls,
