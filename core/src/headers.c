@@ -11,6 +11,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bff/headers.h"
 
@@ -271,4 +272,23 @@ int bff_tracestate_normalize(const char *in, size_t len, char *out, size_t cap)
     }
     out[o] = '\0';
     return (int)o;
+}
+
+const char *bff_bearer_token(const char *authz, size_t *len)
+{
+    const char *tok;
+    size_t      n;
+
+    *len = 0;
+    if (!authz || strncasecmp(authz, "Bearer", 6) != 0 ||
+        (authz[6] != ' ' && authz[6] != '\t'))
+        return NULL;
+    tok = authz + 7;
+    while (*tok == ' ' || *tok == '\t')
+        tok++;
+    n = strlen(tok);
+    while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+        n--;
+    *len = n;
+    return tok;
 }

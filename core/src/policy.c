@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "bff/err.h"
+#include "bff/headers.h"
 #include "bff/jwt.h"
 #include "bff/util.h"
 #include "jwks_fetch.h"
@@ -223,17 +224,8 @@ static int authenticate(struct bff_request *r)
      * Authorization header, another scheme (Basic, ...) or "Bearer" with
      * nothing after it is no credentials at all (RFC 6750 §3.1). */
     authz = req_header(r, "Authorization");
-    const char *tok = NULL;
-    size_t      len = 0;
-    if (authz && strncasecmp(authz, "Bearer", 6) == 0 &&
-        (authz[6] == ' ' || authz[6] == '\t')) {
-        tok = authz + 7;
-        while (*tok == ' ' || *tok == '\t')
-            tok++;
-        len = strlen(tok);
-        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-            len--;
-    }
+    size_t      len;
+    const char *tok = bff_bearer_token(authz, &len);
     if (len == 0) {
         if (route->auth == BFF_AUTH_OPTIONAL)
             return 0;

@@ -1035,15 +1035,10 @@ static int admin_authorized(struct bff_server *srv, struct MHD_Connection *c)
 
     if (s->cfg->admin_token) {
         ok = 0;
-        if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
-            SHA256((const unsigned char *)s->cfg->admin_token, s->cfg->admin_token_len,
-                   want)) {
-            const char *t = h + 7;
-            while (*t == ' ')
-                t++;
-            size_t n = strlen(t);
-            while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-                n--;
+        size_t      n;
+        const char *t = bff_bearer_token(h, &n);
+        if (t && SHA256((const unsigned char *)s->cfg->admin_token, s->cfg->admin_token_len,
+                        want)) {
             if (SHA256((const unsigned char *)t, n, got))
                 ok = CRYPTO_memcmp(want, got, sizeof(want)) == 0;
             OPENSSL_cleanse(got, sizeof(got));

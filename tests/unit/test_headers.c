@@ -320,6 +320,28 @@ START_TEST(tracestate)
 }
 END_TEST
 
+START_TEST(bearer_token)
+{
+    size_t      n = 99;
+    const char *t = bff_bearer_token("Bearer abc.def", &n);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(memcmp(t, "abc.def", 7), 0);
+    t = bff_bearer_token("bEARER\t  tok \t", &n); /* any case, blanks trimmed */
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(memcmp(t, "tok", 3), 0);
+    t = bff_bearer_token("Bearer   ", &n); /* the scheme, no token */
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(bff_bearer_token("Basic dXNlcjpwYXNz", &n));
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(bff_bearer_token("Bearertoken", &n));
+    ck_assert_ptr_null(bff_bearer_token("Bearer", &n));
+    ck_assert_ptr_null(bff_bearer_token(NULL, &n));
+}
+END_TEST
+
 static Suite *headers_suite(void)
 {
     Suite *s = suite_create("headers");
@@ -332,6 +354,7 @@ static Suite *headers_suite(void)
     tcase_add_test(tc, request_id);
     tcase_add_test(tc, traceparent);
     tcase_add_test(tc, tracestate);
+    tcase_add_test(tc, bearer_token);
     suite_add_tcase(s, tc);
     return s;
 }

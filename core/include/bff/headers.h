@@ -58,4 +58,11 @@ int bff_traceparent_valid(const char *v);
  * invalid (and must then be dropped). */
 int bff_tracestate_normalize(const char *in, size_t len, char *out, size_t cap);
 
+/* The token of an Authorization value "Bearer <token>" (RFC 6750 §2.1: the
+ * scheme in any case, then SP or HTAB; blanks around the token trimmed).
+ * Returns a pointer into @authz with its length in *@len, or NULL (and
+ * *@len 0) when @authz is NULL or names another scheme; "Bearer" with only
+ * blanks after it gives a pointer and *@len 0. */
+const char *bff_bearer_token(const char *authz, size_t *len);
+
 #endif
