@@ -862,9 +862,14 @@ void server_worker_abort_all(struct bff_worker *w)
 
 static struct bff_server *g_srv;
 
-static enum MHD_Result admin_reply(struct MHD_Connection *c, unsigned status,
-                                   const char *ctype, char *body)
+/* Queues @body (heap, taken over; NULL is out of memory) with @ctype and
+ * no-store, and @hdr: @val when @hdr is not NULL. */
+static enum MHD_Result admin_reply_hdr(struct MHD_Connection *c, unsigned status,
+                                       const char *ctype, char *body, const char *hdr,
+                                       const char *val)
 {
+    if (!body)
+        return MHD_NO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -873,9 +878,17 @@ static enum MHD_Result admin_reply(struct MHD_Connection *c, unsigned status,
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (hdr)
+        MHD_add_response_header(resp, hdr, val);
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+static enum MHD_Result admin_reply(struct MHD_Connection *c, unsigned status,
+                                   const char *ctype, char *body)
+{
+    return admin_reply_hdr(c, status, ctype, body, NULL, NULL);
 }
 
 /* An admin answer in problem+json (RFC 9457): @detail and @instance may be
@@ -893,19 +906,7 @@ static enum MHD_Result admin_problem(struct MHD_Connection *c, unsigned status,
                  "\"detail\":\"%s\",\"instance\":\"%s\"}\n",
                  bff_status_title((int)status), status, d, in) < 0)
         return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (hdr)
-        MHD_add_response_header(resp, hdr, val);
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return admin_reply_hdr(c, status, "application/problem+json", body, hdr, val);
 }
 
 static struct bff_snapshot *current_snap(struct bff_server *srv)
