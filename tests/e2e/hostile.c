@@ -83,6 +83,20 @@ static const char *memcasemem(const char *h, size_t hn, const char *nd, size_t n
 
 /* ---- the case table ----------------------------------------------------- */
 
+/* Room for @more bytes and a NUL after @n in *@o (capacity *@cap). */
+static int reserve(char **o, size_t *cap, size_t n, size_t more)
+{
+    if (n + more + 1 <= *cap)
+        return 0;
+    size_t nc = *cap * 2 > n + more + 64 ? *cap * 2 : n + more + 64;
+    char  *np = realloc(*o, nc);
+    if (!np)
+        return -1;
+    *o = np;
+    *cap = nc;
+    return 0;
+}
+
 /* Resolves C escapes (\r \n \t \0 \v \f \a \b \e \xHH \\ \" \s for a trailing
  * space), "{{N*c}}" (N copies of the byte c, itself maybe an escape) and
  * "@TOKEN@" in @src into a new buffer. Returns NULL on a bad escape. */
@@ -119,13 +133,8 @@ static char *unescape(const char *src, const char *token, size_t *outlen)
             }
             if (strncmp(q, "}}", 2) != 0)
                 goto bad;
-            if (n + cnt + 1 > cap) {
-                cap = n + cnt + 64;
-                char *np = realloc(o, cap);
-                if (!np)
-                    goto bad;
-                o = np;
-            }
+            if (reserve(&o, &cap, n, cnt) != 0)
+                goto bad;
             memset(o + n, ch, cnt);
             n += cnt;
             p = q + 2;
@@ -133,13 +142,8 @@ static char *unescape(const char *src, const char *token, size_t *outlen)
         }
         if (token && strncmp(p, "@TOKEN@", 7) == 0) {
             size_t tl = strlen(token);
-            if (n + tl + 1 > cap) {
-                cap = n + tl + 64;
-                char *np = realloc(o, cap);
-                if (!np)
-                    goto bad;
-                o = np;
-            }
+            if (reserve(&o, &cap, n, tl) != 0)
+                goto bad;
             memcpy(o + n, token, tl);
             n += tl;
             p += 7;
@@ -174,13 +178,8 @@ static char *unescape(const char *src, const char *token, size_t *outlen)
             }
             p += need;
         }
-        if (n + 2 > cap) {
-            cap *= 2;
-            char *np = realloc(o, cap);
-            if (!np)
-                goto bad;
-            o = np;
-        }
+        if (reserve(&o, &cap, n, 1) != 0)
+            goto bad;
         o[n++] = ch;
     }
     o[n] = '\0';
