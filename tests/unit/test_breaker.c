@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/src/internal.h"
-#include "../../core/src/resilience.h"
+#include "types/internal.h"
+#include "runtime/resilience.h"
 
 static const struct res_breaker_conf conf = {
     .failures = 3, .open_for_ms = 1000, .half_open_probes = 1};

@@ -7,7 +7,7 @@
 #include <zlib.h>
 
 #include "bff/err.h"
-#include "../../core/src/encode.h"
+#include "handlers/encode.h"
 
 START_TEST(etag_is_strong_stable_and_short)
 {

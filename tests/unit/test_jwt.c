@@ -26,7 +26,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include "bff/jwt.h"
-#include "../../core/src/tokcache.h"
+#include "runtime/tokcache.h"
 
 #define NOW 1700000000LL
 

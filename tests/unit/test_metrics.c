@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "bff/util.h"
-#include "../../core/src/internal.h"
-#include "../../core/src/metrics.h"
+#include "types/internal.h"
+#include "runtime/metrics.h"
 
 static struct bff_snapshot *snap_of(const char *yaml)
 {

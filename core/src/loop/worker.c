@@ -25,9 +25,9 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
-#include "internal.h"
-#include "rl_store.h"
-#include "worker_tags.h"
+#include "types/internal.h"
+#include "pipeline/rl_store.h"
+#include "loop/worker_tags.h"
 
 int server_worker_daemon(struct bff_worker *w);
 void server_worker_abort_all(struct bff_worker *w);

@@ -8,11 +8,11 @@
 #include "bff/headers.h"
 #include "bff/jwt.h"
 #include "bff/util.h"
-#include "jwks_fetch.h"
-#include "metrics.h"
-#include "policy.h"
-#include "rl_store.h"
-#include "tokcache.h"
+#include "runtime/jwks_fetch.h"
+#include "runtime/metrics.h"
+#include "pipeline/policy.h"
+#include "pipeline/rl_store.h"
+#include "runtime/tokcache.h"
 
 #include <json-c/json.h>
 

@@ -12,8 +12,8 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
-#include "metrics.h"
-#include "resilience.h"
+#include "runtime/metrics.h"
+#include "runtime/resilience.h"
 
 #define CHUNK 64 /* slots per storage chunk */
 #define NB 13    /* histogram buckets, +Inf apart */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "types/internal.h"
 
 /* Prepares snapshot @s: per-route RateLimit-Policy values and counters, and
  * the Redis address (host names are resolved here, on the main thread, so a

@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "bff/err.h"
-#include "encode.h"
+#include "handlers/encode.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

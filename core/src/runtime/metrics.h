@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "bff/jwt.h"
-#include "internal.h"
+#include "types/internal.h"
 
 #define METRICS_MAX_ROUTES 4096
 #define METRICS_MAX_SERVICES 1024

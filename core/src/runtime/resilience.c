@@ -23,9 +23,9 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
-#include "internal.h"
-#include "resilience.h"
-#include "worker_tags.h"
+#include "types/internal.h"
+#include "runtime/resilience.h"
+#include "loop/worker_tags.h"
 
 #define MIN_ATTEMPT_MS 10u          /* a retry needs at least this much deadline */
 #define DOWN_UNTIL_CHECK UINT64_MAX /* down until an active check passes */

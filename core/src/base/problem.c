@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "types/internal.h"
 
 const char *bff_status_title(int status)
 {

@@ -12,8 +12,8 @@
 #include "bff/err.h"
 #include "bff/router.h"
 #include "bff/util.h"
-#include "encode.h"
-#include "internal.h"
+#include "handlers/encode.h"
+#include "types/internal.h"
 
 #define DEFAULT_HANDLER_TIMEOUT_MS 5000
 

@@ -24,10 +24,10 @@
 #include "bff/http_strict.h"
 #include "bff/sign.h"
 #include "bff/util.h"
-#include "policy.h"
-#include "internal.h"
-#include "metrics.h"
-#include "rl_store.h"
+#include "pipeline/policy.h"
+#include "types/internal.h"
+#include "runtime/metrics.h"
+#include "pipeline/rl_store.h"
 
 #ifndef BFF_VERSION /* meson passes project().version */
 #define BFF_VERSION "0.1.0"

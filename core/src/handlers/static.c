@@ -13,8 +13,8 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
-#include "encode.h"
-#include "internal.h"
+#include "handlers/encode.h"
+#include "types/internal.h"
 
 #define STATIC_MAX (8u << 20)
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "bff/util.h"
-#include "internal.h"
+#include "types/internal.h"
 
 static size_t put_time(char *buf, size_t cap)
 {

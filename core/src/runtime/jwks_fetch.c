@@ -30,8 +30,8 @@
 #include <curl/curl.h>
 
 #include "bff/util.h"
-#include "internal.h"
-#include "jwks_fetch.h"
+#include "types/internal.h"
+#include "runtime/jwks_fetch.h"
 
 #define JWKS_MAX_DOC (1024 * 1024) /* what bff_keyset_parse accepts */
 

@@ -13,7 +13,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
-#include "jwt_int.h"
+#include "rules/jwt_int.h"
 
 static const struct jwt_alg algs[] = {
     {"HS256", BFF_ALG_HS256, JWT_HMAC, JWT_SHA256, 32, NULL},

@@ -11,7 +11,7 @@
 #include "bff/headers.h"
 #include "bff/sign.h"
 #include "bff/util.h"
-#include "internal.h"
+#include "types/internal.h"
 
 /* The path part of a service URL ("http://h:1/base" -> "/base"; "" when the
  * URL has none): what the service sees in front of the path we send. */

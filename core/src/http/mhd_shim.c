@@ -31,7 +31,7 @@
 #include <microhttpd.h>
 
 #include "bff/util.h"
-#include "internal.h"
+#include "types/internal.h"
 
 typedef enum MHD_Result (*lookup_fn)(struct MHD_Connection *, enum MHD_ValueKind,
                                      const char *, size_t, const char **, size_t *);

@@ -5,7 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "tokcache.h"
+#include "runtime/tokcache.h"
 
 struct entry {
     uint8_t  digest[32];

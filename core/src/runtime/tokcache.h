@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "bff/jwt.h"
-#include "jwks_fetch.h"
+#include "runtime/jwks_fetch.h"
 
 #define TOKCACHE_WAYS 4
 #define TOKCACHE_SETS 1024 /* power of two */

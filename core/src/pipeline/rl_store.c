@@ -49,10 +49,10 @@
 #include "bff/err.h"
 #include "bff/ratelimit.h"
 #include "bff/util.h"
-#include "internal.h"
-#include "metrics.h"
-#include "rl_store.h"
-#include "worker_tags.h"
+#include "types/internal.h"
+#include "runtime/metrics.h"
+#include "pipeline/rl_store.h"
+#include "loop/worker_tags.h"
 
 #define RL_BACKOFF_MS 500 /* at most one connect attempt per worker per this */
 #define RL_STALL_MS                                                                    \

@@ -4,7 +4,7 @@
 #define BFF_POLICY_H
 
 #include <stdio.h>
-#include "internal.h"
+#include "types/internal.h"
 
 /* Prepares the key set and JWT policy of snapshot @s. Prints problems to
  * @err as FILE:LINE:COL: message. Returns 0 or a negative bff_err. */

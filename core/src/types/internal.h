@@ -16,7 +16,7 @@
 #include "bff/jwt.h"
 #include "bff/router.h"
 #include "bff/server.h"
-#include "resilience.h"
+#include "runtime/resilience.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;

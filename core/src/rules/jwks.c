@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
-#include "jwt_int.h"
+#include "rules/jwt_int.h"
 
 #define JWKS_MAX_BYTES (1024 * 1024)
 #define JWKS_MAX_KEYS 256

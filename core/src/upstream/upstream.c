@@ -16,9 +16,9 @@
 #include "bff/err.h"
 #include "bff/http_strict.h"
 #include "bff/util.h"
-#include "internal.h"
-#include "metrics.h"
-#include "worker_tags.h"
+#include "types/internal.h"
+#include "runtime/metrics.h"
+#include "loop/worker_tags.h"
 
 #define EASY_POOL_MAX 256
 
