@@ -25,8 +25,8 @@ checks=0
 ok() { checks=$((checks + 1)); }
 
 # binary, its getopt table's source, its exit status for bad flags
-bins=("bff-mobile/bff-mobile core/src/server.c 2"
-      "bff-web/bff-web core/src/server.c 2"
+bins=("bff-mobile/bff-mobile core/src/app/main.c 2"
+      "bff-web/bff-web core/src/app/main.c 2"
       "demo/bff-token demo/bff_token.c 2"
       "demo/bff-fleet demo/bff_fleet.c 64")
 

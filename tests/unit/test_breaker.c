@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "types/internal.h"
-#include "runtime/resilience.h"
+#include "rules/breaker.h"
+#include "types/upstream-t.h"
 
 static const struct res_breaker_conf conf = {
     .failures = 3, .open_for_ms = 1000, .half_open_probes = 1};

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bff/util.h"
-#include "types/internal.h"
+#include "types/worker-t.h"
 #include "runtime/metrics.h"
 
 static struct bff_snapshot *snap_of(const char *yaml)

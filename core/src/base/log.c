@@ -1,4 +1,4 @@
-/* core/src/log.c — one JSON object per line on stdout (the listening line
+/* core/src/base/log.c — one JSON object per line on stdout (the listening line
  * at start-up on stderr)
  *
  * Each line is built in a stack buffer and written with one write(2), so
@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bff/util.h"
-#include "types/internal.h"
+#include "base/log.h"
+#include "base/problem.h"
 
 static size_t put_time(char *buf, size_t cap)
 {
@@ -62,28 +62,27 @@ static void emit(char *buf, size_t n, size_t cap)
     emit_to(STDOUT_FILENO, buf, n, cap);
 }
 
-void log_access(struct bff_request *r)
+void log_access(const struct log_access_line *l)
 {
     char   buf[4096];
     size_t cap = sizeof(buf) - 4;
     size_t n = (size_t)snprintf(buf, cap, "{\"time\":\"");
     n += put_time(buf + n, cap - n);
     n += (size_t)snprintf(buf + n, cap - n, "\"");
-    n = put_str(buf, cap, n, "request_id", r->request_id);
-    n = put_str(buf, cap, n, "trace_id", r->trace_id[0] ? r->trace_id : NULL);
-    n = put_str(buf, cap, n, "method", r->method);
-    n = put_str(buf, cap, n, "path", r->path ? r->path : r->raw_uri);
-    n = put_str(buf, cap, n, "route", r->route ? r->route->path : NULL);
+    n = put_str(buf, cap, n, "request_id", l->request_id);
+    n = put_str(buf, cap, n, "trace_id", l->trace_id);
+    n = put_str(buf, cap, n, "method", l->method);
+    n = put_str(buf, cap, n, "path", l->path);
+    n = put_str(buf, cap, n, "route", l->route);
     if (n < cap)
         n += (size_t)snprintf(buf + n, cap - n, ",\"status\":%d,\"duration_ms\":%.3f",
-                              r->status,
-                              (double)(bff_now_us() - r->start_us) / 1000.0);
-    n = put_str(buf, cap, n, "user_id", r->authenticated ? r->ident.user_id : NULL);
-    n = put_str(buf, cap, n, "client", r->client_ip);
-    n = put_str(buf, cap, n, "upstream", r->timings);
+                              l->status, l->duration_ms);
+    n = put_str(buf, cap, n, "user_id", l->user_id);
+    n = put_str(buf, cap, n, "client", l->client);
+    n = put_str(buf, cap, n, "upstream", l->upstream);
     if (n < cap)
         n += (size_t)snprintf(buf + n, cap - n, ",\"bytes_in\":%zu,\"bytes_out\":%zu",
-                              r->body_len, r->bytes_out);
+                              l->bytes_in, l->bytes_out);
     emit(buf, n < cap ? n : cap, sizeof(buf));
 }
 

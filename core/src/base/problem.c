@@ -1,8 +1,8 @@
-/* core/src/problem.c — RFC 9457 problem+json, written in one place */
+/* core/src/base/problem.c — RFC 9457 problem+json, written in one place */
 #include <stdio.h>
 #include <string.h>
 
-#include "types/internal.h"
+#include "base/problem.h"
 
 const char *bff_status_title(int status)
 {

@@ -103,3 +103,22 @@ out:
     close(fd);
     return rc;
 }
+
+int bff_buf_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
+                   size_t first_cap)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : first_cap;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *nb = realloc(*buf, c);
+        if (!nb)
+            return BFF_ENOMEM;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}

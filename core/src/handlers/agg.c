@@ -13,7 +13,12 @@
 #include "bff/router.h"
 #include "bff/util.h"
 #include "handlers/encode.h"
-#include "types/internal.h"
+#include "handlers/handlers.h"
+#include "request/request.h"
+#include "rules/breaker.h"
+#include "types/snapshot-t.h"
+#include "types/worker-t.h"
+#include "upstream/upstream.h"
 
 #define DEFAULT_HANDLER_TIMEOUT_MS 5000
 
@@ -600,6 +605,24 @@ static void run_stage(struct bff_agg *a, bff_stage_fn fn)
         req_suspend(r);
 }
 
+/* r->cancel: the aggregation's pending calls stopped (the client left, the
+ * gateway stops, the request completed). */
+static void agg_cancel(struct bff_request *r)
+{
+    struct bff_agg *a = r->agg;
+    if (!a)
+        return;
+    for (unsigned i = 0; i < a->ncalls; i++) {
+        up_call_cancel(&a->calls[i]->up);
+        if (a->calls[i]->json) {
+            json_object_put(a->calls[i]->json);
+            a->calls[i]->json = NULL;
+        }
+    }
+    a->pending = 0;
+    r->agg = NULL;
+}
+
 void agg_start(struct bff_request *r)
 {
     const struct bff_endpoint *ep = r->route->endpoint;
@@ -616,21 +639,7 @@ void agg_start(struct bff_request *r)
     a->begin_us = bff_now_us();
     a->deadline_ms = bff_now_ms() + a->budget_ms;
     r->agg = a;
+    r->cancel = agg_cancel;
     run_stage(a, ep->begin);
 }
 
-void agg_cancel(struct bff_request *r)
-{
-    struct bff_agg *a = r->agg;
-    if (!a)
-        return;
-    for (unsigned i = 0; i < a->ncalls; i++) {
-        up_call_cancel(&a->calls[i]->up);
-        if (a->calls[i]->json) {
-            json_object_put(a->calls[i]->json);
-            a->calls[i]->json = NULL;
-        }
-    }
-    a->pending = 0;
-    r->agg = NULL;
-}

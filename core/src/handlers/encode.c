@@ -14,6 +14,9 @@
 
 #include "bff/err.h"
 #include "handlers/encode.h"
+#include "types/snapshot-t.h"
+#include "types/worker-t.h"
+#include "bff/server.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "types/internal.h"
+#include "request/request.h"
 
 /* A quoted tag: '"' + 22 + "-gzip" + '"' + NUL fits. */
 #define ENCODE_ETAG_MAX 40

@@ -11,7 +11,12 @@
 #include "bff/headers.h"
 #include "bff/sign.h"
 #include "bff/util.h"
-#include "types/internal.h"
+#include "handlers/handlers.h"
+#include "request/request.h"
+#include "rules/breaker.h"
+#include "types/snapshot-t.h"
+#include "types/worker-t.h"
+#include "upstream/upstream.h"
 
 /* The path part of a service URL ("http://h:1/base" -> "/base"; "" when the
  * URL has none): what the service sees in front of the path we send. */
@@ -128,6 +133,16 @@ static void on_proxy_done(struct up_call *c)
     req_respond(r, c->status, ctype, body, len, body != NULL, hdrs, nh);
 }
 
+/* r->cancel: the call stopped (the client left, the gateway stops, the
+ * request completed); done() is not called. */
+static void proxy_cancel(struct bff_request *r)
+{
+    if (r->proxy) {
+        up_call_cancel(r->proxy);
+        r->proxy = NULL;
+    }
+}
+
 void proxy_start(struct bff_request *r)
 {
     const struct bff_config       *cfg = r->snap->cfg;
@@ -209,6 +224,7 @@ void proxy_start(struct bff_request *r)
         goto oom;
     }
     r->proxy = c;
+    r->cancel = proxy_cancel;
     req_suspend(r);
     return;
 oom:

@@ -14,7 +14,9 @@
 #include "bff/err.h"
 #include "bff/util.h"
 #include "handlers/encode.h"
-#include "types/internal.h"
+#include "handlers/handlers.h"
+#include "request/request.h"
+#include "types/snapshot-t.h"
 
 #define STATIC_MAX (8u << 20)
 

@@ -31,7 +31,8 @@
 #include <microhttpd.h>
 
 #include "bff/util.h"
-#include "types/internal.h"
+#include "base/problem.h"
+#include "http/mhd_shim.h"
 
 typedef enum MHD_Result (*lookup_fn)(struct MHD_Connection *, enum MHD_ValueKind,
                                      const char *, size_t, const char **, size_t *);

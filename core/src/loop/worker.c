@@ -25,23 +25,16 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
-#include "types/internal.h"
-#include "pipeline/rl_store.h"
-#include "loop/worker_tags.h"
-
-int server_worker_daemon(struct bff_worker *w);
-void server_worker_abort_all(struct bff_worker *w);
-
-uint64_t worker_rand(struct bff_worker *w)
-{
-    /* xorshift64*: ids and span ids only, never secrets */
-    uint64_t x = w->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
+#include "front/front.h"
+#include "handlers/handlers.h"
+#include "loop/worker.h"
+#include "pipeline/ratelimit.h"
+#include "request/request.h"
+#include "snapshot/snapshot.h"
+#include "types/snapshot-t.h"
+#include "types/tags-t.h"
+#include "types/worker-t.h"
+#include "upstream/upstream.h"
 
 void worker_wake(struct bff_worker *w)
 {
@@ -137,21 +130,21 @@ int worker_start(struct bff_worker *w)
     w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->timerfd < 0 || w->wakefd < 0)
         return BFF_EIO;
-    if (up_worker_init(w) != 0 || server_worker_daemon(w) != 0)
+    if (up_worker_init(w) != 0 || front_daemon(w) != 0)
         return BFF_EIO;
-    if (res_worker_init(w) != 0) /* retry timer, client watches */
+    if (up_retry_init(w, up_retry_due) != 0) /* the retry timer */
         return BFF_EIO;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     if (!di)
         return BFF_EIO;
     ev.events = EPOLLIN;
-    ev.data.u64 = TAG_MHD;
+    ev.data.u64 = TAG(TAG_MHD, 0);
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev) != 0)
         return BFF_EIO;
-    ev.data.u64 = TAG_TIMER;
+    ev.data.u64 = TAG(TAG_TIMER, 0);
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->timerfd, &ev) != 0)
         return BFF_EIO;
-    ev.data.u64 = TAG_WAKE;
+    ev.data.u64 = TAG(TAG_WAKE, 0);
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) != 0)
         return BFF_EIO;
     if (rl_worker_init(w) != 0) /* rate-limit store: Redis timer, memory store ref */
@@ -164,15 +157,13 @@ int worker_start(struct bff_worker *w)
     return 0;
 }
 
-struct bff_snapshot *server_current_snapshot(struct bff_server *srv);
-
 static void on_wake(struct bff_worker *w)
 {
     uint64_t v;
     ssize_t  n = read(w->wakefd, &v, sizeof(v));
     (void)n;
     if (atomic_exchange(&w->reload, 0)) {
-        server_worker_snap_swap(w, server_current_snapshot(w->srv));
+        front_snap_swap(w, snap_current(w->srv));
     }
     if (atomic_exchange(&w->quiesce, 0) && w->listen_fd >= 0) {
         MHD_socket fd = MHD_quiesce_daemon(w->mhd);
@@ -202,26 +193,40 @@ void *worker_main(void *arg)
         }
         int n = epoll_wait(w->epfd, evs, 128, timeout);
         for (int i = 0; i < n; i++) {
-            uint64_t tag = evs[i].data.u64 & TAG_MASK;
-            if (tag == TAG_CURL) {
-                up_worker_event(w, (int)(uint32_t)evs[i].data.u64, evs[i].events);
-            } else if (tag == TAG_TIMER) {
+            uint64_t u = evs[i].data.u64;
+            switch (TAG_OF(u)) {
+            case TAG_CURL:
+                up_worker_event(w, (int)(uint32_t)u, evs[i].events);
+                break;
+            case TAG_TIMER: {
                 uint64_t exp;
                 ssize_t  r = read(w->timerfd, &exp, sizeof(exp));
                 (void)r;
                 up_worker_event(w, -1, 0);
-            } else if (tag == TAG_WAKE) {
+                break;
+            }
+            case TAG_WAKE:
                 on_wake(w);
-            } else if (tag == RES_TAG) {
-                res_worker_event(w, evs[i].data.u64 & ~TAG_MASK);
-            } else if (tag == TAG_RL || tag == TAG_RL_TIMER) {
-                rl_worker_event(w, evs[i].data.u64, evs[i].events);
+                break;
+            case TAG_RETRY:
+                up_retry_event(w);
+                break;
+            case TAG_CLIENT:
+                req_client_event(w, TAG_PAYLOAD(u));
+                break;
+            case TAG_RL:
+            case TAG_RL_TIMER:
+                rl_worker_event(w, u, evs[i].events);
+                break;
+            case TAG_MHD:
+            case TAG_NONE:
+                break; /* the daemon runs below, every turn */
             }
         }
         if (w->requests) {
             uint64_t now_ms = bff_now_ms();
             if (now_ms >= w->next_watch_ms) {
-                server_watch_waiting(w, now_ms);
+                req_watch_waiting(w, now_ms);
                 w->next_watch_ms = now_ms + WATCH_AFTER_MS;
             }
         }
@@ -233,14 +238,14 @@ void *worker_main(void *arg)
     }
 
     /* stopping: answer whatever still waits, then let the daemon close it all */
-    server_worker_abort_all(w);
+    front_abort_all(w);
     MHD_run(w->mhd);
     MHD_stop_daemon(w->mhd);
     w->mhd = NULL;
     up_worker_cleanup(w);
     agg_worker_cleanup(w);
-    server_worker_free_requests(w);
-    res_worker_cleanup(w);
+    front_free_requests(w);
+    up_retry_cleanup(w);
     rl_worker_cleanup(w); /* after the daemon: no request waits for Redis any more */
     close(w->epfd);
     close(w->timerfd);

@@ -30,7 +30,8 @@
 #include <curl/curl.h>
 
 #include "bff/util.h"
-#include "types/internal.h"
+#include "base/buf.h"
+#include "base/log.h"
 #include "runtime/jwks_fetch.h"
 
 #define JWKS_MAX_DOC (1024 * 1024) /* what bff_keyset_parse accepts */
@@ -85,7 +86,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         f->too_large = 1;
         return 0;
     }
-    if (up_buf_append(&f->body, &f->len, &f->cap, p, len, 16384) != 0)
+    if (bff_buf_append(&f->body, &f->len, &f->cap, p, len, 16384) != 0)
         return 0;
     return len;
 }

@@ -12,6 +12,7 @@
 
 #include "bff/err.h"
 #include "bff/util.h"
+#include "base/log.h"
 #include "runtime/metrics.h"
 #include "runtime/resilience.h"
 

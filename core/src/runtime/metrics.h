@@ -28,7 +28,10 @@
 #include <stdint.h>
 
 #include "bff/jwt.h"
-#include "types/internal.h"
+#include "types/request-t.h"
+#include "types/snapshot-t.h"
+#include "types/upstream-t.h"
+#include "types/worker-t.h"
 
 #define METRICS_MAX_ROUTES 4096
 #define METRICS_MAX_SERVICES 1024

@@ -16,9 +16,13 @@
 #include "bff/err.h"
 #include "bff/http_strict.h"
 #include "bff/util.h"
-#include "types/internal.h"
+#include "base/buf.h"
 #include "runtime/metrics.h"
-#include "loop/worker_tags.h"
+#include "runtime/resilience.h"
+#include "types/snapshot-t.h"
+#include "types/tags-t.h"
+#include "types/worker-t.h"
+#include "upstream/upstream.h"
 
 #define EASY_POOL_MAX 256
 
@@ -118,7 +122,7 @@ static int fd_register(struct bff_worker *w, int fd, unsigned reg, unsigned want
 {
     struct epoll_event ev = {0};
     ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
-    ev.data.u64 = TAG_CURL | (uint64_t)(uint32_t)fd;
+    ev.data.u64 = TAG(TAG_CURL, (uint64_t)(uint32_t)fd);
     int op = reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(w->epfd, op, fd, &ev) == 0)
         return 0;
@@ -209,25 +213,6 @@ void up_worker_cleanup(struct bff_worker *w)
     w->multi = NULL;
 }
 
-int up_buf_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
-                  size_t first_cap)
-{
-    if (*len + n + 1 > *cap) {
-        size_t c = *cap ? *cap : first_cap;
-        while (c < *len + n + 1)
-            c *= 2;
-        char *nb = realloc(*buf, c);
-        if (!nb)
-            return BFF_ENOMEM;
-        *buf = nb;
-        *cap = c;
-    }
-    memcpy(*buf + *len, p, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return 0;
-}
-
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct up_call *c = ud;
@@ -237,7 +222,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
         c->result = UP_TOO_LARGE;
         return 0; /* aborts the transfer */
     }
-    if (up_buf_append(&c->resp_body, &c->resp_len, &c->resp_cap, p, len, 4096) != 0)
+    if (bff_buf_append(&c->resp_body, &c->resp_len, &c->resp_cap, p, len, 4096) != 0)
         return 0;
     return len;
 }
@@ -489,6 +474,7 @@ int up_call_start(struct bff_worker *w, struct up_call *c)
     c->running = 0;
     c->res.active = 0;
     c->res.backoff = 0;
+    c->retry_prev = c->retry_next = NULL;
     if (c->rt && c->rt->res && (rc = res_call_admit(c)) != 0)
         return rc;
     rc = attempt_start(w, c);
@@ -508,6 +494,24 @@ int up_call_retry(struct up_call *c)
     return rc;
 }
 
+/* A retry's time has come: admitted again and started, or the call ends
+ * with the last answer. */
+void up_retry_due(struct up_call *c)
+{
+    if (res_call_readmit(c) != 0) {
+        c->done(c);
+        return;
+    }
+    enum up_result last = c->result;
+    int            last_status = c->status;
+    if (up_call_retry(c) == 0)
+        return;
+    c->result = last == UP_OK ? UP_BROKEN : last; /* the answer is gone */
+    c->status = last == UP_OK ? 0 : last_status;
+    res_call_end(c);
+    c->done(c);
+}
+
 static void release(struct up_call *c)
 {
     if (c->easy) {
@@ -520,8 +524,12 @@ static void release(struct up_call *c)
 
 void up_call_cancel(struct up_call *c)
 {
+    if (c->res.active && c->res.backoff) { /* a retry waiting on the timer */
+        up_retry_del(c);
+        up_call_cleanup(c);
+    }
     if (c->res.active)
-        res_call_cancel(c); /* slot, probe, a retry waiting on its timer */
+        res_call_cancel(c); /* slot, probe */
     if (!c->running)
         return;
     release(c);
@@ -557,8 +565,10 @@ static void finish(struct up_call *c, CURLcode rc)
     metrics_upstream_done(c->w, c->rt, metrics_up_outcome(c->result, c->status),
                           bff_now_us() - c->start_us);
     release(c);
-    if (c->res.active && res_call_attempt_done(c))
-        return; /* a retry waits on the worker's timer */
+    if (c->res.active && res_call_attempt_done(c)) {
+        up_retry_add(c); /* a retry waits on the worker's timer */
+        return;
+    }
     c->done(c);
 }
 

@@ -1,4 +1,4 @@
-/* core/src/rl_store.c — the per-request rate-limit step and the Redis store
+/* core/src/pipeline/ratelimit.c — the per-request rate-limit step and the Redis store
  *
  * A request on a limited route is charged one unit of the budget named by
  * its route path and its client key ("u:<user id>" or "i:<address>"), after
@@ -49,10 +49,14 @@
 #include "bff/err.h"
 #include "bff/ratelimit.h"
 #include "bff/util.h"
-#include "types/internal.h"
+#include "base/log.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/ratelimit.h"
+#include "request/request.h"
 #include "runtime/metrics.h"
-#include "pipeline/rl_store.h"
-#include "loop/worker_tags.h"
+#include "types/snapshot-t.h"
+#include "types/tags-t.h"
+#include "types/worker-t.h"
 
 #define RL_BACKOFF_MS 500 /* at most one connect attempt per worker per this */
 #define RL_STALL_MS                                                                    \
@@ -147,11 +151,6 @@ struct rl_req {
     int                   expired; /* store_timeout passed before dispatch */
     int                   applied; /* the verdict was acted on */
     const char           *key;
-    int                   deferred; /* an authentication answer waits */
-    int                   dstatus;
-    const char           *ddetail;
-    struct bff_hdr        dhdrs[2];
-    size_t                ndhdrs;
 };
 
 struct rl_call {
@@ -318,6 +317,21 @@ static struct rl_req *req_state(struct bff_request *r)
     return r->rl;
 }
 
+/* The RateLimit field of the verdict, pushed on the request when it is in
+ * (a store that failed: the cautious hint "default";r=0;t=1). */
+static void push_field(struct bff_request *r)
+{
+    struct rl_req *q = r->rl;
+    char           buf[64];
+
+    if (q->state == RL_VERDICT) {
+        if (bff_ratelimit_field(&q->v, buf, sizeof(buf)))
+            req_push_header(r, "RateLimit", bff_arena_strdup(&r->arena, buf));
+    } else if (q->state == RL_FAILED) {
+        req_push_header(r, "RateLimit", "\"default\";r=0;t=1");
+    }
+}
+
 /* Acts on the verdict at dispatch: 429, on_store_error: deny, or the answer
  * authentication left. Returns 1 when it answered. */
 static int apply(struct bff_request *r)
@@ -339,10 +353,6 @@ static int apply(struct bff_request *r)
     if (q->state == RL_FAILED && r->snap->rl->deny) {
         static const struct bff_hdr h = {"Retry-After", "1"};
         req_problem(r, 503, "the rate-limit store is unavailable", &h, 1);
-        return 1;
-    }
-    if (q->deferred) {
-        req_problem(r, q->dstatus, q->ddetail, q->dhdrs, q->ndhdrs);
         return 1;
     }
     return 0;
@@ -368,6 +378,7 @@ static void decide(struct bff_request *r, const struct bff_rl_verdict *v)
     q->v = *v;
     q->state = RL_VERDICT;
     metrics_ratelimit(r, v->allowed);
+    push_field(r);
     settled(r);
 }
 
@@ -397,56 +408,11 @@ static void fail(struct bff_request *r, const char *why)
     struct rl_req *q = r->rl;
 
     q->state = RL_FAILED;
+    push_field(r);
     metrics_ratelimit_store_error(r);
     metrics_ratelimit(r, !r->snap->rl->deny);
     note_error(r, why);
     settled(r);
-}
-
-void rl_deny(struct bff_request *r, int status, const char *detail,
-             const struct bff_hdr *hdrs, size_t nhdrs)
-{
-    struct rl_req *q;
-
-    if (route_of(r) && nhdrs <= 2 && (q = req_state(r))) {
-        if (!q->deferred) {
-            q->deferred = 1;
-            q->dstatus = status;
-            q->ddetail = detail;
-            for (size_t i = 0; i < nhdrs; i++)
-                q->dhdrs[i] = hdrs[i];
-            q->ndhdrs = nhdrs;
-        }
-        return;
-    }
-    req_problem(r, status, detail, hdrs, nhdrs);
-}
-
-size_t rl_response_headers(struct bff_request *r, struct bff_hdr *out, size_t cap)
-{
-    const struct rl_route *rt = route_of(r);
-    struct rl_req         *q = r->rl;
-    char                   buf[64];
-    size_t                 n = 0;
-
-    if (!rt || cap < 2)
-        return 0;
-    out[n++] = (struct bff_hdr){"RateLimit-Policy", rt->policy};
-    if (!q)
-        return n; /* answered before the budget was consulted (405, preflight) */
-    if (q->state == RL_VERDICT) {
-        if (bff_ratelimit_field(&q->v, buf, sizeof(buf)))
-            out[n].value = bff_arena_strdup(&r->arena, buf);
-        else
-            out[n].value = NULL;
-    } else if (q->state == RL_FAILED) {
-        out[n].value = "\"default\";r=0;t=1"; /* unknown: the cautious hint */
-    } else {
-        return n;
-    }
-    if (out[n].value)
-        out[n++].name = "RateLimit";
-    return n;
 }
 
 /* ---- the budget's key ------------------------------------------------------ */
@@ -557,7 +523,7 @@ static void ev_set(struct rl_worker *rw, uint32_t mask)
         return;
     op = rw->mask == 0 ? EPOLL_CTL_ADD : mask == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     ev.events = mask;
-    ev.data.u64 = TAG_RL | (uint32_t)rw->fd;
+    ev.data.u64 = TAG(TAG_RL, (uint32_t)rw->fd);
     if (epoll_ctl(rw->w->epfd, op, rw->fd, &ev) == 0 || op == EPOLL_CTL_DEL)
         rw->mask = mask;
 }
@@ -881,22 +847,35 @@ static int step_redis(struct bff_request *r)
     return 0;
 }
 
-int rl_check(struct bff_request *r, int denied)
+/* Every answer of a limited route says its policy (RateLimit-Policy), even
+ * one given before the budget is consulted (405, a preflight). */
+enum bff_step_result step_ratelimit_policy(struct bff_request *r)
+{
+    const struct rl_route *rt = route_of(r);
+    if (rt)
+        req_push_header(r, "RateLimit-Policy", rt->policy);
+    return STEP_NEXT;
+}
+
+/* The budget is consulted with the head: the in-memory store decides now,
+ * Redis answers later (the verdict is acted on in the BODY phase). A
+ * refusal left by auth or roles is charged too and held until then, to go
+ * out with the RateLimit fields (or a 429 instead). */
+enum bff_step_result step_ratelimit(struct bff_request *r)
 {
     struct rl_req *q;
 
     if (!route_of(r))
-        return denied;
-    q = r->rl;
-    if (denied && !(q && q->deferred))
-        return denied; /* answered already */
-    if (!q && !(q = req_state(r))) {
+        return STEP_NEXT;
+    if (r->refusal.pending)
+        req_refusal_hold(r);
+    if (!(q = req_state(r))) {
         req_problem(r, 500, "out of memory", NULL, 0);
-        return 1;
+        return STEP_DONE;
     }
     if (!(q->key = budget_key(r))) {
         req_problem(r, 500, "out of memory", NULL, 0);
-        return 1;
+        return STEP_DONE;
     }
     if (r->snap->rl->redis) {
         step_redis(r);
@@ -908,10 +887,10 @@ int rl_check(struct bff_request *r, int denied)
         else
             fail(r, "no in-memory store");
     }
-    return 0; /* rl_hold() acts on the verdict at dispatch */
+    return r->answered ? STEP_DONE : STEP_NEXT;
 }
 
-int rl_hold(struct bff_request *r)
+static int rl_hold(struct bff_request *r)
 {
     struct rl_req *q = r->rl;
 
@@ -928,6 +907,13 @@ int rl_hold(struct bff_request *r)
         fail(r, "timeout");
     }
     return apply(r);
+}
+
+/* The verdict acted on once the body is in: 429, on_store_error: deny, or
+ * waiting (suspended) for Redis. */
+enum bff_step_result step_ratelimit_hold(struct bff_request *r)
+{
+    return rl_hold(r) ? STEP_DONE : STEP_NEXT;
 }
 
 /* ---- per worker -------------------------------------------------------------- */
@@ -952,7 +938,7 @@ int rl_worker_init(struct bff_worker *w)
     rw->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (rw->timerfd < 0)
         goto fail;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_RL_TIMER};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG(TAG_RL_TIMER, 0)};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, rw->timerfd, &ev) != 0)
         goto fail;
     w->rl = rw;
@@ -1016,7 +1002,7 @@ void rl_worker_event(struct bff_worker *w, uint64_t tag, uint32_t events)
 
     if (!rw)
         return;
-    if ((tag & TAG_MASK) == TAG_RL_TIMER) {
+    if (TAG_OF(tag) == TAG_RL_TIMER) {
         uint64_t exp;
         ssize_t  n = read(rw->timerfd, &exp, sizeof(exp));
         (void)n;

@@ -1,32 +1,37 @@
-/* core/src/policy.c — authentication, roles and CORS at the edge */
+/* core/src/pipeline/auth.c — the auth step: the client's bearer token
+ * verified once, at the edge (the worker's token cache first), and the
+ * key set's share of a snapshot (jwks_file, or jwks_url fetched and kept
+ * fresh by runtime/jwks_fetch.c). Roles: roles.c. docs/auth.md. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <json-c/json.h>
+
 #include "bff/err.h"
 #include "bff/headers.h"
 #include "bff/jwt.h"
 #include "bff/util.h"
+#include "pipeline/auth.h"
+#include "pipeline/pipeline.h"
+#include "request/request.h"
 #include "runtime/jwks_fetch.h"
 #include "runtime/metrics.h"
-#include "pipeline/policy.h"
-#include "pipeline/rl_store.h"
 #include "runtime/tokcache.h"
-
-#include <json-c/json.h>
+#include "types/snapshot-t.h"
+#include "types/worker-t.h"
 
 /* Set once the first snapshot with auth.jwt is built (the start): from then
  * on, a reload whose new jwks_url cannot be fetched is refused (see below). */
 static _Atomic int keys_ever;
 
-int policy_snapshot_init(struct bff_snapshot *s, FILE *err)
+int auth_snapshot_init(struct bff_snapshot *s, FILE *err)
 {
     const struct bff_config *cfg = s->cfg;
     char                     why[256] = "";
 
-    if (rl_snapshot_init(s, err) != 0)
-        return BFF_EINVAL;
     if (!cfg->auth.enabled)
         return 0;
     if (cfg->auth.jwks_url) {
@@ -64,7 +69,7 @@ int policy_snapshot_init(struct bff_snapshot *s, FILE *err)
     return 0;
 }
 
-void policy_snapshot_cleanup(struct bff_snapshot *s)
+void auth_snapshot_cleanup(struct bff_snapshot *s)
 {
     bff_keyset_unref(s->keys);
     s->keys = NULL;
@@ -72,73 +77,6 @@ void policy_snapshot_cleanup(struct bff_snapshot *s)
     s->tokcache = NULL;
     jwks_src_put(s->jwks);
     s->jwks = NULL;
-    rl_snapshot_cleanup(s);
-}
-
-static const char *allowed_origin(struct bff_request *r)
-{
-    const char *origin = req_header(r, "Origin");
-    char *const *o = r->snap->cfg->cors.origins;
-    if (!origin || !o)
-        return NULL;
-    for (; *o; o++) {
-        if (strcmp(*o, "*") == 0)
-            return r->snap->cfg->cors.credentials ? origin : "*";
-        if (strcasecmp(*o, origin) == 0)
-            return origin;
-    }
-    return NULL;
-}
-
-int policy_preflight(struct bff_request *r)
-{
-    const char *acrm = req_header(r, "Access-Control-Request-Method");
-    if (r->mbit != BFF_M_OPTIONS || !acrm || !req_header(r, "Origin") ||
-        !r->snap->cfg->cors.origins)
-        return 0;
-    const char *origin = allowed_origin(r);
-    if (!origin) {
-        req_problem(r, 403, "this origin is not allowed", NULL, 0);
-        return 1;
-    }
-    uint32_t m = bff_method_bit(acrm);
-    if (!m || !(r->route->methods & m)) {
-        req_problem(r, 403, "this method is not allowed on this route", NULL, 0);
-        return 1;
-    }
-    /* The allowed request headers are the configured list (cors.headers),
-     * never an echo of what was asked: a browser then refuses a request
-     * with any other header before it is sent. */
-    struct bff_hdr h[4];
-    size_t         n = 0;
-    h[n++] = (struct bff_hdr){"Access-Control-Allow-Methods", acrm};
-    h[n++] = (struct bff_hdr){"Access-Control-Allow-Headers",
-                              r->snap->cfg->cors.allow_headers};
-    h[n++] = (struct bff_hdr){"Access-Control-Max-Age",
-                              bff_arena_printf(&r->arena, "%u",
-                                               r->snap->cfg->cors.max_age_ms / 1000)};
-    req_respond(r, 204, NULL, NULL, 0, 0, h, n);
-    return 1;
-}
-
-size_t policy_response_headers(struct bff_request *r, struct bff_hdr *out, size_t cap)
-{
-    size_t n = rl_response_headers(r, out, cap); /* RateLimit-Policy, RateLimit */
-    if (!r->snap->cfg->cors.origins || cap - n < 5)
-        return n;
-    const char *origin = allowed_origin(r);
-    out[n++] = (struct bff_hdr){"Vary", "Origin"};
-    if (!origin)
-        return n;
-    out[n++] = (struct bff_hdr){"Access-Control-Allow-Origin", origin};
-    if (r->snap->cfg->cors.credentials)
-        out[n++] = (struct bff_hdr){"Access-Control-Allow-Credentials", "true"};
-    /* what the page's JavaScript may read: response.headers.get() and the
-     * Resource Timing entries (Server-Timing among them) of this origin */
-    out[n++] =
-        (struct bff_hdr){"Access-Control-Expose-Headers", BFF_CORS_EXPOSE_HEADERS};
-    out[n++] = (struct bff_hdr){"Timing-Allow-Origin", origin};
-    return n;
 }
 
 /* @s made safe for an RFC 6750 quoted-string (error_description allows
@@ -176,7 +114,7 @@ static void unauthorized(struct bff_request *r, const char *error, const char *d
         req_problem(r, 500, "out of memory", NULL, 0);
         return;
     }
-    rl_deny(r, 401, desc, h, 1); /* on a limited route: after the budget step */
+    req_refuse_later(r, 401, desc, h, 1); /* on a limited route: after the budget */
 }
 
 /* Verifies @tok against the snapshot's key set: the worker's cache first,
@@ -246,7 +184,8 @@ static int authenticate(struct bff_request *r)
         struct bff_hdr *h = bff_arena_alloc(&r->arena, sizeof(*h));
         if (h)
             *h = (struct bff_hdr){"Retry-After", "1"};
-        rl_deny(r, 503, "the key set from jwks_url is not loaded yet", h, h ? 1 : 0);
+        req_refuse_later(r, 503, "the key set from jwks_url is not loaded yet", h,
+                         h ? 1 : 0);
         return 1;
     }
     if (why != BFF_JWT_OK) {
@@ -255,23 +194,20 @@ static int authenticate(struct bff_request *r)
         return 1;
     }
     r->authenticated = 1;
-    if (route->roles && !bff_roles_match(r->ident.roles, route->roles)) {
-        rl_deny(r, 403, "the token has none of the roles this route needs", NULL, 0);
-        return 1;
-    }
     return 0;
 }
 
-/* Authentication, then the rate-limit step (rl_store.c): on a limited route
- * a refused token is charged to the client address too, and its 401/403 goes
- * out at dispatch with the RateLimit fields (or a 429 instead); the verdict
- * is acted on at dispatch (rl_hold). Returns 1 when @r is answered. */
-int policy_check(struct bff_request *r)
+/* Authentication (auth: required / optional / none) with the snapshot's key
+ * set: a refusal (401, or 503 while the jwks_url set is not loaded) is left
+ * for later, so that the rate-limit step charges it too. */
+enum bff_step_result step_auth(struct bff_request *r)
 {
-    return rl_check(r, authenticate(r));
+    if (authenticate(r) == 0)
+        return STEP_NEXT;
+    return r->answered ? STEP_DONE : STEP_REFUSED;
 }
 
-int policy_snapshot_ready(struct bff_snapshot *s, char *why, size_t cap)
+int auth_snapshot_ready(struct bff_snapshot *s, char *why, size_t cap)
 {
     if (!s->cfg->auth.enabled)
         return 1;
@@ -292,7 +228,7 @@ int policy_snapshot_ready(struct bff_snapshot *s, char *why, size_t cap)
     return 1;
 }
 
-char *policy_keys_health_json(struct bff_snapshot *s)
+char *auth_keys_health_json(struct bff_snapshot *s)
 {
     json_object *o;
     char        *out = NULL;

@@ -1,0 +1,254 @@
+/* core/src/front/front.c — the libmicrohttpd front: one daemon per worker
+ * (external epoll), its callbacks turning a connection's request into a
+ * request object run through the pipeline, the worker's pool of request
+ * objects, and the worker's snapshot swap. docs/http.md. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "bff/config.h"
+#include "bff/err.h"
+#include "bff/util.h"
+#include "front/front.h"
+#include "pipeline/pipeline.h"
+#include "request/request.h"
+#include "runtime/metrics.h"
+#include "snapshot/snapshot.h"
+#include "types/snapshot-t.h"
+#include "types/worker-t.h"
+
+static enum MHD_Result queue(struct bff_request *r)
+{
+    struct MHD_Response *resp = r->resp;
+    r->resp = NULL;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+size_t front_no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return strlen(s); /* the router normalizes paths itself */
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct bff_worker  *w = cls;
+    struct bff_request *r = w->free_reqs;
+    (void)conn;
+
+    if (r) { /* a finished request's memory, its arena chunk kept */
+        struct bff_arena keep = r->arena;
+        w->free_reqs = r->next;
+        w->nfree_reqs--;
+        memset(r, 0, sizeof(*r));
+        r->arena = keep;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        bff_arena_init(&r->arena, 0);
+    }
+    r->w = w;
+    r->start_us = bff_now_us();
+    r->snap = w->snap; /* borrowed: see front_snap_swap() */
+    r->snap_borrowed = 1;
+    w->snap_borrowers++;
+    r->route_idx = -1;
+    r->raw_uri = bff_arena_strdup(&r->arena, uri);
+    r->mhd_uri = uri; /* in libmicrohttpd's read buffer, before it cuts the query */
+    r->mhd_uri_len = strlen(uri);
+    r->next = w->requests;
+    if (w->requests)
+        w->requests->prev = r;
+    w->requests = r;
+    atomic_fetch_add_explicit(&w->in_flight, 1, memory_order_relaxed);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct bff_worker  *w = cls;
+    struct bff_request *r = *con_cls;
+    (void)conn;
+
+    if (!r)
+        return;
+    *con_cls = NULL;
+    req_unwatch(r);
+    req_cancel(r);
+    pipeline_request_done(r);
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    if (!r->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        if (toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
+            toe == MHD_REQUEST_TERMINATED_READ_ERROR)
+            r->status = 499; /* the client left before the answer (nginx's code) */
+        else if (!r->answered && toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+            r->status = 408;
+    }
+    if (r->method)
+        metrics_request_done(r);
+    if (r->snap->cfg->access_log && r->method)
+        req_log_access(r);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        w->requests = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    atomic_fetch_sub_explicit(&w->in_flight, 1, memory_order_relaxed);
+    free(r->body);
+    if (r->snap_borrowed)
+        w->snap_borrowers--;
+    else
+        snap_unref(r->snap);
+    if (w->nfree_reqs < REQ_POOL_MAX) {
+        bff_arena_reset(&r->arena, REQ_ARENA_KEEP);
+        r->next = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+        return;
+    }
+    bff_arena_cleanup(&r->arena);
+    free(r);
+}
+
+/* The worker's snapshot becomes @s. Requests borrow the worker's reference
+ * instead of each taking one (an atomic on a cache line every worker
+ * shares); the ones still running on the old snapshot get a reference of
+ * their own here, before the worker drops its own. */
+void front_snap_swap(struct bff_worker *w, struct bff_snapshot *s)
+{
+    struct bff_snapshot *old = w->snap;
+    for (struct bff_request *r = w->requests; r; r = r->next)
+        if (r->snap_borrowed) {
+            r->snap_borrowed = 0;
+            snap_ref(r->snap);
+        }
+    w->snap_borrowers = 0;
+    w->snap = s;
+    snap_unref(old);
+}
+
+void front_free_requests(struct bff_worker *w)
+{
+    while (w->free_reqs) {
+        struct bff_request *r = w->free_reqs;
+        w->free_reqs = r->next;
+        bff_arena_cleanup(&r->arena);
+        free(r);
+    }
+    w->nfree_reqs = 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct bff_request *r = *con_cls;
+    (void)cls, (void)url;
+
+    if (!r)
+        return MHD_NO; /* out of memory at the request line */
+    if (r->resp)
+        return queue(r);
+    if (!r->started) {
+        r->started = 1;
+        r->conn = conn;
+        r->method = method;
+        r->mbit = bff_method_bit(method);
+        r->version = version;
+        pipeline_run(r, BFF_PHASE_HEAD);
+        /* An answer queued on the first call makes libmicrohttpd close the
+         * connection (the body may be unread). Without a body, hold it for
+         * the last call and keep the connection alive; a refused head is
+         * answered at once, so nothing after it is read. */
+        if (r->resp && !r->has_body && !r->close_now)
+            return MHD_YES;
+        return r->resp ? queue(r) : MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->body_too_large)
+            return MHD_YES;
+        size_t max = r->snap->cfg->limits.max_body;
+        if (r->body_len + n > max) {
+            r->body_too_large = 1;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = 0;
+            return MHD_YES;
+        }
+        if (r->body_len + n > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
+            while (cap < r->body_len + n)
+                cap *= 2;
+            if (cap > max)
+                cap = max;
+            char *nb = realloc(r->body, cap);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        return MHD_YES;
+    }
+    if (!r->answered && !r->suspended)
+        pipeline_run(r, BFF_PHASE_BODY);
+    if (r->resp)
+        return queue(r);
+    return MHD_YES;
+}
+
+/* Client connections opened and closed, for the bff_connections gauge. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c, (void)socket_context;
+    metrics_connection(cls, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+static int start_daemon(struct bff_worker *w)
+{
+    const struct bff_config *cfg = w->snap->cfg;
+    unsigned                 limit = cfg->limits.max_connections / w->srv->nworkers;
+    size_t                   mem = (size_t)cfg->limits.max_header_bytes + 16384;
+    unsigned                 tmo = (cfg->limits.client_timeout_ms + 999) / 1000;
+
+    if (limit < 16)
+        limit = 16;
+    w->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL,
+        on_request, w, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, tmo,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        w, MHD_OPTION_URI_LOG_CALLBACK, on_uri, w, MHD_OPTION_UNESCAPE_CALLBACK,
+        front_no_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+        MHD_OPTION_END);
+    return w->mhd ? 0 : BFF_EIO;
+}
+
+int front_daemon(struct bff_worker *w)
+{
+    return start_daemon(w);
+}
+
+/* Resumes and answers every request still waiting, so the daemon can stop. */
+void front_abort_all(struct bff_worker *w)
+{
+    for (struct bff_request *r = w->requests; r; r = r->next) {
+        req_cancel(r);
+        if (r->suspended && !r->answered)
+            req_problem(r, 503, "the gateway is shutting down", NULL, 0);
+    }
+}
+

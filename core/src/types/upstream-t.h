@@ -1,0 +1,82 @@
+/* core/src/types/upstream-t.h — one call to a service (types only)
+ *
+ * The call is owned by the upstream layer (upstream/upstream.c); its
+ * contract, what the caller sets and what done() may read, is here with the
+ * fields. Handlers fill the inputs and call up_call_start(). */
+#ifndef BFF_TYPES_UPSTREAM_T_H
+#define BFF_TYPES_UPSTREAM_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types/resilience-t.h"
+
+struct bff_arena;
+struct bff_service_rt;
+struct bff_worker;
+
+enum up_result {
+    UP_OK = 0,       /* an HTTP answer arrived (any status) */
+    UP_TIMEOUT,      /* connect or whole-call deadline passed */
+    UP_CONNECT,      /* refused / unreachable */
+    UP_TOO_LARGE,    /* answer body past the cap */
+    UP_BROKEN,       /* closed mid-answer, bad framing, other transport error */
+    UP_BAD_HEAD,     /* an invalid head: a field line that is not one, two
+                        different Content-Lengths, over max_header */
+};
+
+struct up_header {
+    const char *name;  /* request memory */
+    const char *value;
+};
+
+struct up_call {
+    /* inputs, owned by the caller, stable until done() */
+    const char        *method;
+    const char        *url;
+    const char *const *headers;   /* "Name: value" lines */
+    size_t             nheaders;
+    const char        *body;
+    size_t             body_len;
+    uint32_t           connect_timeout_ms;
+    uint32_t           timeout_ms;
+    size_t             max_body;  /* answer cap */
+    size_t             max_header; /* answer head cap (0: 16 KiB) */
+    size_t             head_bytes; /* of the answer's head so far */
+    const char        *resp_cl;    /* its Content-Length, request memory */
+    int                resp_te;    /* it had a Transfer-Encoding */
+    int                head;      /* HEAD request: no body expected */
+    void             (*done)(struct up_call *c);
+    void              *ud;
+    struct bff_arena  *arena;     /* required: the header list sent and the
+                                     answer headers are allocated here */
+    const struct bff_service_rt *rt; /* the service called (resilience,
+                                        metrics); NULL = none of services: */
+    uint64_t           deadline_ms; /* bff_now_ms(): retries end before it;
+                                       0 = timeout_ms after the start */
+
+    /* outputs, valid in done() */
+    enum up_result     result;
+    int                status;
+    char              *resp_body; /* malloc'd; done() may take it (set NULL) */
+    size_t             resp_len;
+    struct up_header  *resp_headers;
+    size_t             nresp_headers;
+    double             ms;        /* wall time of the call */
+    int                rejected;  /* enum res_reject when start said BFF_EBUSY */
+    uint32_t           retry_after_ms; /* with rejected */
+    unsigned           attempts;  /* 1 + retries made */
+
+    /* private */
+    void              *easy;
+    int                easy_dirty; /* per-call options beyond the usual set */
+    struct bff_worker *w;
+    size_t             resp_cap;
+    size_t             hdr_cap;
+    uint64_t           start_us;
+    int                running;
+    struct res_call    res;       /* runtime/resilience.c: admission, outcome */
+    struct up_call    *retry_prev, *retry_next; /* upstream/retry.c: waiting */
+};
+
+#endif
