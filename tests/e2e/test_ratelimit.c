@@ -18,7 +18,7 @@
 #include "bff/ratelimit.h"
 #include "common.h"
 
-/* The Lua step the gateway runs in Redis (core/src/rl_store.c). */
+/* The Lua step the gateway runs in Redis (core/src/pipeline/ratelimit.c). */
 extern const char rl_lua[];
 
 static const char   *dir;

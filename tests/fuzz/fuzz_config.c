@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_config.c — the config loader (core/src/config.c)
+/* tests/fuzz/fuzz_config.c — the config loader (core/src/config/config.c)
  *
  * Input: a YAML document, given to bff_config_parse() (the buffer form of
  * bff_config_load(); the file form only adds reading the file) with the

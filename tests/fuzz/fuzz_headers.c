@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_headers.c — header hygiene (core/src/headers.c)
+/* tests/fuzz/fuzz_headers.c — header hygiene (core/src/http/headers.c)
  *
  * Input: "NAME\nCONNECTION\nVALUE" (missing pieces are absent; NAME may hold
  * NUL bytes, the others end at their first NUL).

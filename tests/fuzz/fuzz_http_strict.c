@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_http_strict.c — the front door's head check
- * (core/src/http_strict.c, SPEC §4 "The front door is strict HTTP/1.1")
+ * (core/src/http/http_strict.c, SPEC §4 "The front door is strict HTTP/1.1")
  *
  * Input: one request head, given to bff_http_check_head() as it is; every
  * CRLF-separated line of it also goes to bff_http_check_field_line().

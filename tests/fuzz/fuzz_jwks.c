@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_jwks.c — JWKS parsing (core/src/jwks.c)
+/* tests/fuzz/fuzz_jwks.c — JWKS parsing (core/src/rules/jwks.c)
  *
  * Input: a document, parsed as a key set; the set is then asked to verify
  * four tokens signed with the keys of fuzz_keys.h (HS256 and ES256, with and

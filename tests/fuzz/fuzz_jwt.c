@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_jwt.c — JWT verification (core/src/jwt.c) against a fixed
+/* tests/fuzz/fuzz_jwt.c — JWT verification (core/src/rules/jwt.c) against a fixed
  * key set (fuzz_keys.h: HS256 "hs1", ES256 "ec1") and bff-mobile's policy.
  *
  * The first input byte picks what the rest is:

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_router.c — path normalization and route matching
- * (core/src/router.c)
+ * (core/src/config/router.c)
  *
  * Input: "PATTERN\nTARGET-PATH", or a bare TARGET-PATH when there is no '\n'.
  * Properties, beyond memory safety:

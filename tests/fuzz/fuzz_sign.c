@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_sign.c — the signed identity (core/src/sign.c, SPEC §5)
+/* tests/fuzz/fuzz_sign.c — the signed identity (core/src/http/sign.c, SPEC §5)
  *
  * The oracle: a signature verifies only for the fields it was made for.
  * Tuple A (t, method, path?query, user id, roles, request id) is signed with

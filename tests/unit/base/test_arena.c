@@ -1,4 +1,4 @@
-/* tests/unit/test_arena.c — the request arena (core/src/arena.c) */
+/* tests/unit/base/test_arena.c — the request arena (core/src/base/arena.c) */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>

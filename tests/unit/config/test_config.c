@@ -1,4 +1,4 @@
-/* tests/unit/test_config.c — the config module: SPEC examples, defaults, and
+/* tests/unit/config/test_config.c — the config module: SPEC examples, defaults, and
  * every class of error with its exact FILE:LINE:COL */
 #include <check.h>
 #include <stdint.h>

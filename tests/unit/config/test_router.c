@@ -1,4 +1,4 @@
-/* tests/unit/test_router.c — path normalization and route matching */
+/* tests/unit/config/test_router.c — path normalization and route matching */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* tests/unit/test_encode.c — ETags, If-None-Match, Accept-Encoding, gzip and
- * HTTP dates (core/src/encode.c); the 304 and gzip answers themselves are
+/* tests/unit/handlers/test_encode.c — ETags, If-None-Match, Accept-Encoding, gzip and
+ * HTTP dates (core/src/handlers/encode.c); the 304 and gzip answers themselves are
  * tested end to end in tests/e2e/test_bff.c */
 #include <check.h>
 #include <stdlib.h>

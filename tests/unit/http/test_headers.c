@@ -1,4 +1,4 @@
-/* tests/unit/test_headers.c — which headers cross the gateway */
+/* tests/unit/http/test_headers.c — which headers cross the gateway */
 #include <check.h>
 #include <stdlib.h>
 #include <stdio.h>

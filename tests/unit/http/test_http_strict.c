@@ -1,4 +1,4 @@
-/* tests/unit/test_http_strict.c — the front door's request head check */
+/* tests/unit/http/test_http_strict.c — the front door's request head check */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

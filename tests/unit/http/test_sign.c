@@ -1,4 +1,4 @@
-/* tests/unit/test_sign.c — the signed identity (core/src/sign.c, SPEC §5) */
+/* tests/unit/http/test_sign.c — the signed identity (core/src/http/sign.c, SPEC §5) */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* tests/unit/test_breaker.c — the circuit breaker's state machine, the retry
- * budget's arithmetic and the retry policy (core/src/resilience.h), with an
+/* tests/unit/rules/test_breaker.c — the circuit breaker's state machine, the retry
+ * budget's arithmetic and the retry policy (core/src/rules/breaker.h), with an
  * injected clock */
 #include <check.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_ratelimit.c — GCRA and the in-memory store */
+/* tests/unit/rules/test_ratelimit.c — GCRA and the in-memory store */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* tests/unit/test_jwt.c — JWT verification and JWKS parsing (core/src/jwt.c,
- * core/src/jwks.c), and the bff-token tool.
+/* tests/unit/runtime/test_jwt.c — JWT verification and JWKS parsing (core/src/rules/jwt.c,
+ * core/src/rules/jwks.c), and the bff-token tool.
  *
  * Keys are generated once in main() and inherited by Check's forked tests.
  * Tokens are signed here with OpenSSL directly (not with the code under
@@ -1589,7 +1589,7 @@ START_TEST(reason_names)
 }
 END_TEST
 
-/* ---- the verified-token cache (core/src/tokcache.c) ---- */
+/* ---- the verified-token cache (core/src/runtime/tokcache.c) ---- */
 
 static struct bff_identity ident(const char *uid, const char *roles, int64_t exp)
 {

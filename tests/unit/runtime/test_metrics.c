@@ -1,4 +1,4 @@
-/* tests/unit/test_metrics.c — per-worker counters keyed by route pattern and
+/* tests/unit/runtime/test_metrics.c — per-worker counters keyed by route pattern and
  * service name: they survive a snapshot swap and render as exposition text. */
 #include <check.h>
 #include <stdio.h>
