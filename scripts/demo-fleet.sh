@@ -2,7 +2,14 @@
 # make demo-fleet: the demo shop, redis-server, two bff-mobile instances running
 # the same config content (ports from BFF_LISTEN / BFF_ADMIN_LISTEN), haproxy
 # in front of them health-checking their admin /readyz, and working curl and
-# bff-fleet lines. Ctrl-C stops everything this script started.
+# bff-fleet lines. Ctrl-C stops everything this script started
+# (scripts/demo-lib.sh says how).
+# Started with SIGINT ignored (a background job of a non-interactive shell is,
+# and bash cannot trap a signal ignored on entry): run again with SIGINT at its
+# default, so that Ctrl-C and kill -INT reach the trap in scripts/demo-lib.sh.
+if [ "$(trap -p INT)" = "trap -- '' SIGINT" ] && [ -z "${DEMO_SIGINT_RESET:-}" ]; then
+  DEMO_SIGINT_RESET=1 exec env --default-signal=INT "$BASH" "$0" "$@"
+fi
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
@@ -34,20 +41,17 @@ awk -v store="redis://127.0.0.1:$redis_port/0" '
 cp "$cfg" run/fleet/a.yaml
 cp "$cfg" run/fleet/b.yaml
 
-redis-server --port $redis_port --bind 127.0.0.1 --save '' --appendonly no \
-  > run/fleet/redis.log 2>&1 &
-pids+=($!)
-"$build/demo/shop-services" --signing-key secrets/internal.key > run/fleet/shop-services.log 2>&1 &
-pids+=($!)
+spawn_upstream redis-server --port $redis_port --bind 127.0.0.1 --save '' --appendonly no \
+  > run/fleet/redis.log 2>&1
+spawn_upstream "$build/demo/shop-services" --signing-key secrets/internal.key > run/fleet/shop-services.log 2>&1
 wait_for http://127.0.0.1:9100/healthz shop-services
 
 names=(a b)
 for i in 0 1; do
   read -r port admin <<< "${inst[$i]}"
   BFF_LISTEN=127.0.0.1:$port BFF_ADMIN_LISTEN=127.0.0.1:$admin \
-    "$build/bff-mobile/bff-mobile" --config "run/fleet/${names[$i]}.yaml" \
-    > "run/fleet/bff-${names[$i]}.log" 2>&1 &
-  pids+=($!)
+    spawn "$build/bff-mobile/bff-mobile" --config "run/fleet/${names[$i]}.yaml" \
+    > "run/fleet/bff-${names[$i]}.log" 2>&1
 done
 wait_for http://127.0.0.1:9081/readyz "bff-mobile a"
 wait_for http://127.0.0.1:9083/readyz "bff-mobile b"
@@ -79,8 +83,7 @@ listen stats
     stats enable
     stats uri /
 EOF
-haproxy -f run/fleet/haproxy.cfg -db > run/fleet/haproxy.log 2>&1 &
-pids+=($!)
+spawn haproxy -f run/fleet/haproxy.cfg -db > run/fleet/haproxy.log 2>&1
 wait_for http://127.0.0.1:$stats/ haproxy
 
 token=$("$token_tool" --key secrets/jwt-key.pem --kid demo --sub 4412 --roles customer \

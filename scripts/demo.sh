@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # make demo: the demo shop and both BFFs on loopback, with working curl lines.
-# Ctrl-C stops everything this script started.
+# Ctrl-C stops everything this script started (scripts/demo-lib.sh says how).
+# Started with SIGINT ignored (a background job of a non-interactive shell is,
+# and bash cannot trap a signal ignored on entry): run again with SIGINT at its
+# default, so that Ctrl-C and kill -INT reach the trap in scripts/demo-lib.sh.
+if [ "$(trap -p INT)" = "trap -- '' SIGINT" ] && [ -z "${DEMO_SIGINT_RESET:-}" ]; then
+  DEMO_SIGINT_RESET=1 exec env --default-signal=INT "$BASH" "$0" "$@"
+fi
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
@@ -16,13 +22,10 @@ for port in 8081 8082 9081 9082 9100 9101 9102 9103; do
   fi
 done
 
-"$build/demo/shop-services" --signing-key secrets/internal.key > run/shop-services.log 2>&1 &
-pids+=($!)
+spawn_upstream "$build/demo/shop-services" --signing-key secrets/internal.key > run/shop-services.log 2>&1
 wait_for http://127.0.0.1:9100/healthz shop-services
-"$build/bff-mobile/bff-mobile" --config bff-mobile/bff-mobile.yaml > run/bff-mobile.log 2>&1 &
-pids+=($!)
-"$build/bff-web/bff-web" --config bff-web/bff-web.yaml > run/bff-web.log 2>&1 &
-pids+=($!)
+spawn "$build/bff-mobile/bff-mobile" --config bff-mobile/bff-mobile.yaml > run/bff-mobile.log 2>&1
+spawn "$build/bff-web/bff-web" --config bff-web/bff-web.yaml > run/bff-web.log 2>&1
 wait_for http://127.0.0.1:9081/readyz bff-mobile
 wait_for http://127.0.0.1:9082/readyz bff-web
 
