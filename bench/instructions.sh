@@ -257,9 +257,10 @@ T1=$(date +%s.%N)
 rel() { case $1 in "$ROOT"/*) echo "${1#"$ROOT"/}" ;; *) basename "$1" ;; esac; }
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
+src=$(git -C "$ROOT" log -1 --format=%h -- . ':!bench' ':!BENCHMARKS.md' 2>/dev/null || echo unknown)
 {
   echo "# bench/instructions.sh ${ARGS[*]}  (N=$N WARM=$WARM ROUNDS=$ROUNDS)"
-  echo "# date $(date -u +%FT%TZ), tree at commit $commit, $(valgrind --version), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+  echo "# date $(date -u +%FT%TZ), tree at commit $commit (last change outside bench/: $src), $(valgrind --version), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
   echo "# binary $(rel "$BFF") (sha256 $(sha256sum "$BFF" | cut -c1-16)), workers 1, HS256 JWT on, access log off, yardstick nginx upstreams ($([ "${SHARED_UPSTREAMS:-0}" = 1 ] && echo shared || echo own instance)); gateway, upstream and curl $SCHED"
   echo "# user-space instructions (callgrind Ir) per request over one keep-alive connection: (Ir of $((WARM + N)) requests - Ir of $WARM) / $N, median of $ROUNDS rounds"
   cat "$D/table"
