@@ -47,14 +47,16 @@
 # order screen's libcurl share by 4 %. So the gateway, the upstream nginx
 # and curl all run on one CPU (CPU, default the last one) under SCHED_FIFO
 # (chrt -f 1, when permitted: root or CAP_SYS_NICE): each then runs until it
-# blocks, the order of events no longer depends on speed or on other load,
-# and the rounds of one run agree within about 0.1 % (runs of the script,
-# within 0.02 %). Without chrt the script says so and pins only; PIN=no
-# pins nothing. For the same reason the upstream is an nginx of our own
-# (the yardstick's start-upstreams.sh and config, on free ports, started
-# pinned, stopped on exit by its pid): the shared one on :19101-19103 serves
-# other benchmarks too and cannot be pinned. SHARED_UPSTREAMS=1 uses it
-# anyway (started if it does not answer, then stopped on exit).
+# blocks, so the order of events no longer depends on speed or on other
+# load. Three runs of the script agreed within 0.01 % (proxy route) and
+# 0.1 % (order screen). Without chrt the script says so and pins only;
+# PIN=no pins nothing, a different regime (about 3 % fewer instructions
+# here, the answer often being there already): compare like with like.
+# For the same reason the upstream is an nginx of our own (the yardstick's
+# start-upstreams.sh and config, on free ports, started pinned, stopped on
+# exit by its pid): the shared one on :19101-19103 serves other benchmarks
+# too and cannot be pinned. SHARED_UPSTREAMS=1 uses it anyway (started if
+# it does not answer, then stopped on exit).
 #
 # What is counted: user-space instructions of all of the gateway's threads.
 # Not counted: the kernel (system calls, TCP). Under valgrind there is no
@@ -242,7 +244,7 @@ measure() {
       printf "%-13s %9s", "  share", ""; for (i = 1; i <= k; i++) printf " %12.1f%%", 100 * v[cl[i]] / t; printf "\n" }
   ' "$D/$1.$r"
   awk -v r="$1" -v n="$ROUNDS" '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]
-      printf "# %s: %d rounds, Ir/request min %.0f, median %.0f, max %.0f (max-min %.2f %% of the median)\n", r, n, v[1], m, v[NR], 100 * (v[NR] - v[1]) / m }' \
+      printf "# %s: Ir/request over %d round(s): min %.0f, median %.0f, max %.0f (max-min %.2f %% of the median)\n", r, n, v[1], m, v[NR], 100 * (v[NR] - v[1]) / m }' \
     "$D/$1.rounds" >> "$D/rounds"
 }
 
