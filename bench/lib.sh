@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing (apt-get install -y $2)" >&2; exit 1; }; }
-need wrk wrk
+[ "${BENCH_NEEDS_WRK:-yes}" = no ] || need wrk wrk  # instructions.sh drives curl only
 need curl curl
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
