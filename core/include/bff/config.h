@@ -60,6 +60,10 @@ struct bff_pos {
     int col;
 };
 
+enum bff_balance { BFF_BALANCE_LEAST_REQUEST = 0, BFF_BALANCE_ROUND_ROBIN };
+#define BFF_MAX_ENDPOINTS 64 /* per service, after resolution */
+#define BFF_MAX_RESOLVERS 4
+
 struct bff_service_conf {
     char           *name;
     char           *url;              /* "http://127.0.0.1:9101", no trailing '/' */
@@ -80,6 +84,17 @@ struct bff_service_conf {
     struct {
         char *ca, *cert, *key;      /* all NULL = plain or system CAs */
     } tls;
+    /* endpoints: [URL, ...] instead of url: (url is then the first one, for
+     * the path and scheme every endpoint shares). NULL = url: alone. */
+    char          **endpoints;        /* NULL-terminated, at most 64 */
+    size_t          nendpoints;
+    int             balance;          /* BFF_BALANCE_*; default least_request */
+    uint32_t        resolve_every_ms; /* host names re-resolved; default 30000 */
+    struct {
+        uint32_t failures;          /* consecutive; default 5 */
+        uint32_t eject_for_ms;      /* default 10000; doubles on repeat, to 8x */
+        uint32_t max_ejected_pct;   /* default 50 (at least one endpoint) */
+    } outlier;
     int             implicit;       /* 1 when made from a literal URL in a route */
     struct bff_pos  pos;
 };
@@ -131,6 +146,10 @@ struct bff_config {
 
     struct bff_service_conf *services;
     size_t                   nservices;
+    /* resolver: [IP[:port], ...]: the DNS servers asked for endpoint host
+     * names ("127.0.0.1:53"); NULL = the system's resolver (getaddrinfo) */
+    char                   **resolvers;
+    size_t                   nresolvers;
 
     struct {
         int       enabled;           /* 1 when auth.jwt is present */

@@ -278,13 +278,16 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char 
         struct bff_snapshot *ds = snap_current(srv);
         res_snapshot_down_json(ds, down, sizeof(down));
         char *keys = auth_keys_health_json(ds); /* the JWT key set's health */
+        char *eps = res_snapshot_endpoints_json(ds); /* services with endpoints: */
         snap_unref(ds);
         int n = asprintf(
-            &body, "{\"ready\":%s,\"draining\":%s,\"down\":%s%s%s%s%s%s}\n",
+            &body, "{\"ready\":%s,\"draining\":%s,\"down\":%s%s%s%s%s%s%s%s}\n",
             ready ? "true" : "false", atomic_load(&srv->draining) ? "true" : "false",
             down, keys ? ",\"jwt_keys\":" : "", keys ? keys : "",
+            eps ? ",\"endpoints\":" : "", eps ? eps : "",
             ready ? "" : ",\"reason\":\"", ready ? "" : esc, ready ? "" : "\"");
         free(keys);
+        free(eps);
         if (n < 0)
             return MHD_NO;
         return admin_reply(c, ready ? 200 : 503, "application/json", body);

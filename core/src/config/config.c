@@ -1098,6 +1098,10 @@ static int svc_add(struct ctx *c)
     s->cb.open_for_ms = 10000;
     s->cb.half_open_probes = 1;
     s->hc.interval_ms = 5000;
+    s->resolve_every_ms = 30000;
+    s->outlier.failures = 5;
+    s->outlier.eject_for_ms = 10000;
+    s->outlier.max_ejected_pct = 50;
     return (int)cfg->nservices++;
 }
 
@@ -1128,19 +1132,126 @@ static int svcname_ok(const char *s)
     return 1;
 }
 
+/* "50%": a whole percentage 0..100. */
+static void percent(struct ctx *c, const yaml_node_t *n, const char *key, uint32_t *out)
+{
+    const char *s = scalar(c, n, key), *p;
+    uint64_t    v;
+    char        qb[QLEN];
+
+    if (!s)
+        return;
+    p = s;
+    if (digits(&p, 100, &v) || strcmp(p, "%") != 0) {
+        err(c, n, "%s %s: must be a percentage from 0%% to 100%%, like 50%%", key,
+            q(qb, sizeof qb, s));
+        return;
+    }
+    *out = (uint32_t)v;
+}
+
+/* endpoints: [URL, ...]: every URL like url:, all of one scheme and one
+ * path (a request's path goes after it, whichever endpoint is chosen), no
+ * two alike; s->url becomes the first. */
+static void endpoints(struct ctx *c, const yaml_node_t *n, struct bff_service_conf *s)
+{
+    char   qb[QLEN];
+    char **v;
+    size_t nv = 0;
+
+    if (n->type != YAML_SEQUENCE_NODE) {
+        err(c, n, "endpoints: expected a list of URLs, got %s", kind(n));
+        return;
+    }
+    size_t total = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (total == 0) {
+        err(c, n, "endpoints: empty list; give at least one URL");
+        return;
+    }
+    if (total > BFF_MAX_ENDPOINTS) {
+        err(c, n, "endpoints: %zu URLs; at most %d", total, BFF_MAX_ENDPOINTS);
+        return;
+    }
+    v = calloc(total + 1, sizeof *v);
+    if (!v) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < total; i++) {
+        const yaml_node_t *item = node(c, n->data.sequence.items.start[i]);
+        char              *u = NULL;
+        url(c, item, "endpoints", &u);
+        if (!u)
+            continue;
+        const char *rest = strstr(u, "://") + 3, *path = rest + strcspn(rest, "/");
+        for (size_t k = 0; k < nv; k++) {
+            const char *r0 = strstr(v[k], "://") + 3, *p0 = r0 + strcspn(r0, "/");
+            if (strcasecmp(v[k], u) == 0) {
+                err(c, item, "endpoints %s: listed twice", q(qb, sizeof qb, u));
+                goto bad;
+            }
+            if ((r0 - v[k]) != (rest - u) || strcmp(p0, path) != 0) {
+                err(c, item,
+                    "endpoints %s: every endpoint must have the scheme and path of "
+                    "the first (%s)",
+                    q(qb, sizeof qb, u), v[0]);
+                goto bad;
+            }
+        }
+        v[nv++] = u;
+        continue;
+    bad:
+        free(u);
+    }
+    s->endpoints = v;
+    s->nendpoints = nv;
+    if (nv > 0 && !(s->url = strdup(v[0])))
+        c->oom = 1;
+}
+
+/* resolver: [IP[:port], ...]: IPv4 addresses of DNS servers (port 53 when
+ * not given). */
+static void resolvers(struct ctx *c, const yaml_node_t *n)
+{
+    struct bff_config *cfg = c->cfg;
+    char               qb[QLEN];
+
+    strlist(c, n, "resolver", 1, NULL, &cfg->resolvers, &cfg->nresolvers);
+    if (cfg->nresolvers > BFF_MAX_RESOLVERS)
+        err(c, n, "resolver: %zu servers; at most %d", cfg->nresolvers,
+            BFF_MAX_RESOLVERS);
+    for (size_t i = 0; cfg->resolvers && i < cfg->nresolvers; i++) {
+        const char *r = cfg->resolvers[i], *colon = strchr(r, ':');
+        char        host[32];
+        uint8_t     a[4];
+        unsigned    port;
+        size_t      hl = colon ? (size_t)(colon - r) : strlen(r);
+        if (hl >= sizeof host || (memcpy(host, r, hl), host[hl] = '\0',
+                                  inet_pton(AF_INET, host, a) != 1) ||
+            (colon && portnum(colon + 1, strlen(colon + 1), &port))) {
+            err(c, n, "resolver %s: must be an IPv4 address with an optional port, "
+                      "like 127.0.0.1:53",
+                q(qb, sizeof qb, r));
+            return;
+        }
+    }
+}
+
 /* Fills services[@idx] (name set, defaults in place) from mapping @n. */
 static void service(struct ctx *c, const yaml_node_t *n, int idx)
 {
     static const char *const keys[] = {
         "url",           "connect_timeout", "timeout",      "max_in_flight", "retries",
-        "retry_non_get", "circuit_breaker", "health_check", "tls",           NULL};
-    enum { URL, CONNECT, TIMEOUT, INFLIGHT, RETRIES, NONGET, CB, HC, TLS };
+        "retry_non_get", "circuit_breaker", "health_check", "tls",
+        "endpoints",     "balance",         "resolve_every", "outlier",      NULL};
+    enum { URL, CONNECT, TIMEOUT, INFLIGHT, RETRIES, NONGET, CB, HC, TLS,
+           ENDPOINTS, BALANCE, RESOLVE, OUTLIER };
     static const char *const cb_keys[] = {"failures", "open_for", "half_open_probes",
                                           NULL};
     static const char *const hc_keys[] = {"path", "interval", NULL};
     static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
     struct bff_service_conf *s = &c->cfg->services[idx];
-    yaml_node_t             *v[9], *w[3];
+    yaml_node_t             *v[13], *w[3];
     char                     where[160];
     const char              *name = s->name;
 
@@ -1152,10 +1263,45 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
     snprintf(where, sizeof where, "in services.%s", name);
     if (getmap(c, n, name, where, keys, v))
         return;
-    if (v[URL])
+    if (v[URL] && v[ENDPOINTS])
+        err(c, v[ENDPOINTS],
+            "service \"%s\": endpoints: and url: do not go together; list every "
+            "instance under endpoints:", name);
+    else if (v[URL])
         url(c, v[URL], "url", &s->url);
+    else if (v[ENDPOINTS])
+        endpoints(c, v[ENDPOINTS], s);
     else
         err(c, n, "service \"%s\": url: is required", name);
+    if (!v[ENDPOINTS]) {
+        const int only[] = {BALANCE, RESOLVE, OUTLIER};
+        for (size_t k = 0; k < 3; k++)
+            if (v[only[k]])
+                err(c, v[only[k]],
+                    "%s: applies to endpoints: only; with url: there is one "
+                    "endpoint (write endpoints: [URL] to use it)",
+                    keys[only[k]]);
+    } else {
+        static const char *const bal[] = {"least_request", "round_robin", NULL};
+        static const char *const ol_keys[] = {"failures", "eject_for", "max_ejected",
+                                              NULL};
+        if (v[BALANCE]) {
+            int b = oneof(c, v[BALANCE], "balance", bal);
+            if (b >= 0)
+                s->balance = b;
+        }
+        if (v[RESOLVE])
+            dur(c, v[RESOLVE], "resolve_every", &s->resolve_every_ms, 100, HOUR);
+        snprintf(where, sizeof where, "in services.%s.outlier", name);
+        if (v[OUTLIER] && !getmap(c, v[OUTLIER], "outlier", where, ol_keys, w)) {
+            if (w[0])
+                u32(c, w[0], "failures", &s->outlier.failures, 1, 1000000);
+            if (w[1])
+                dur(c, w[1], "eject_for", &s->outlier.eject_for_ms, 1, HOUR);
+            if (w[2])
+                percent(c, w[2], "max_ejected", &s->outlier.max_ejected_pct);
+        }
+    }
     if (v[CONNECT])
         dur(c, v[CONNECT], "connect_timeout", &s->connect_timeout_ms, 1, HOUR);
     if (v[TIMEOUT])
@@ -1993,7 +2139,7 @@ static void top(struct ctx *c, const yaml_node_t *root)
     static const char *const keys[] = {
         "listen",   "workers",    "admin_listen", "admin_token_file", "drain_timeout",
         "access_log", "limits", "services",     "auth",             "rate_limit",
-        "cors",     "tracing",    "routes",       NULL};
+        "cors",     "tracing",    "routes",       "resolver",         NULL};
     enum {
         LISTEN,
         WORKERS,
@@ -2007,12 +2153,13 @@ static void top(struct ctx *c, const yaml_node_t *root)
         RL,
         CORS,
         TRACING,
-        ROUTES
+        ROUTES,
+        RESOLVER
     };
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};
     struct bff_config *cfg = c->cfg;
-    yaml_node_t       *v[13], *w[4];
+    yaml_node_t       *v[14], *w[4];
 
     if (root->type != YAML_MAPPING_NODE) {
         err(c, root, "the config must be a mapping (key: value) at the top, got %s",
@@ -2052,6 +2199,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
     }
     if (v[SERVICES])
         services(c, v[SERVICES]);
+    if (v[RESOLVER])
+        resolvers(c, v[RESOLVER]);
     if (v[AUTH])
         auth(c, v[AUTH]);
     if (v[RL])
@@ -2306,8 +2455,10 @@ void bff_config_free(struct bff_config *cfg)
         free(s->tls.ca);
         free(s->tls.cert);
         free(s->tls.key);
+        strv_free(s->endpoints);
     }
     free(cfg->services);
+    strv_free(cfg->resolvers);
     for (size_t i = 0; i < cfg->nroutes; i++) {
         struct bff_route_conf *r = &cfg->routes[i];
         free(r->path);

@@ -435,6 +435,50 @@ static void render_routes(FILE *f, const struct bff_snapshot *s, struct sum_rout
     (void)s;
 }
 
+/* The services with endpoints: one series per endpoint (the endpoint label
+ * is the address called, "127.0.0.1:9102"), from the resilience counters. */
+static void render_endpoints(FILE *f, const struct bff_snapshot *s)
+{
+    static const char *const fam[4] = {
+        "bff_upstream_endpoint_calls_total", "bff_upstream_endpoint_in_flight",
+        "bff_upstream_endpoint_ejected", "bff_upstream_endpoint_up"};
+    static const char *const help[4] = {
+        "Attempts by endpoint of a service with endpoints: and outcome (ok, error, "
+        "timeout, refused), and the endpoint's ejections (outcome ejected).",
+        "Attempts running now, by endpoint.",
+        "1 while outlier detection keeps an endpoint out of rotation.",
+        "0 while an endpoint's active health check fails."};
+    struct res_ep_stats eps[BFF_MAX_ENDPOINTS];
+    int                 any = 0;
+
+    for (size_t i = 0; i < s->cfg->nservices && !any; i++)
+        any = s->cfg->services[i].endpoints != NULL;
+    if (!any)
+        return;
+    for (int m = 0; m < 4; m++) {
+        head(f, fam[m], m == 0 ? "counter" : "gauge", help[m]);
+        for (size_t i = 0; i < s->cfg->nservices; i++) {
+            size_t n = res_endpoint_stats(&s->services[i], eps, BFF_MAX_ENDPOINTS);
+            for (size_t k = 0; k < n; k++) {
+                for (int o = 0; o < (m == 0 ? RES_EP_N : 1); o++) {
+                    fprintf(f, "%s{service=\"", fam[m]);
+                    label(f, s->cfg->services[i].name);
+                    fputs("\",endpoint=\"", f);
+                    label(f, eps[k].label);
+                    if (m == 0)
+                        fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n",
+                                res_ep_counter_names[o], eps[k].n[o]);
+                    else
+                        fprintf(f, "\"} %" PRIu64 "\n",
+                                m == 1   ? (uint64_t)eps[k].in_flight
+                                : m == 2 ? (uint64_t)(eps[k].ejected_ms_left > 0)
+                                         : (uint64_t)!eps[k].hc_down);
+                }
+            }
+        }
+    }
+}
+
 static void render_services(FILE *f, const struct bff_snapshot *s, struct sum_svc *sums,
                             const uint8_t *inconf)
 {
@@ -504,6 +548,7 @@ static void render_services(FILE *f, const struct bff_snapshot *s, struct sum_sv
         label(f, s->cfg->services[i].name);
         fprintf(f, "\"} %d\n", st[i].up ? 1 : 0);
     }
+    render_endpoints(f, s);
 }
 
 char *metrics_render(const struct metrics_info *in, size_t *len)

@@ -43,6 +43,27 @@ struct res_stats {
  * Cheap, lock-free, callable from any thread: this is the call for /metrics. */
 void res_service_stats(const struct bff_service_rt *svc, struct res_stats *out);
 
+/* What the metrics and admin code read for one endpoint of a service with
+ * endpoints: (each field one atomic load). */
+#define RES_EP_N 5 /* counters: ok, error, timeout, refused, ejected */
+extern const char *const res_ep_counter_names[RES_EP_N];
+struct res_ep_stats {
+    const char *label;     /* "127.0.0.1:9102": lives as long as the process */
+    const char *host;      /* the DNS name it came from, or NULL */
+    const char *state;     /* "ok", "failing", "ejected", "down" */
+    uint64_t    n[RES_EP_N]; /* attempts by outcome; ejections */
+    uint32_t    in_flight, fails, ejections;
+    uint64_t    ejected_ms_left;
+    int         hc_down;
+};
+/* The endpoints in force of @svc (at most @cap) into @out; 0 for a url:
+ * service. Lock-free, any thread. */
+size_t res_endpoint_stats(const struct bff_service_rt *svc, struct res_ep_stats *out,
+                          size_t cap);
+/* A malloc'd JSON object {"orders":[{"endpoint":…,"state":…,"up":…,"ejected":…}]}
+ * of the services with endpoints: in @s, for /readyz; NULL when none. */
+char *res_snapshot_endpoints_json(const struct bff_snapshot *s);
+
 /* ---- registry and health checks (main thread, admin thread) ------------------ */
 
 /* A new registry; NULL when out of memory. Call before any worker starts. */
@@ -56,12 +77,14 @@ void res_registry_free(struct res_registry *reg);
 int res_snapshot_bind(struct res_registry *reg, struct bff_snapshot *s);
 /* The blocking GET the health checker runs (the upstream layer's
  * up_probe_get): the HTTP status, or a negative bff_err. */
-typedef int (*res_probe_fn)(const char *url, uint32_t connect_timeout_ms,
-                            uint32_t timeout_ms, const char *tls_ca,
-                            const char *tls_cert, const char *tls_key);
+typedef int (*res_probe_fn)(const char *url, const char *connect_to,
+                            uint32_t connect_timeout_ms, uint32_t timeout_ms,
+                            const char *tls_ca, const char *tls_cert,
+                            const char *tls_key);
 /* Starts the active health checker: one thread running @probe on each
- * checked service's health_check.path every interval. Returns 0 or
- * BFF_EIO. */
+ * checked service's health_check.path (each endpoint's, with endpoints:)
+ * every interval; and the resolver thread, which looks endpoint host names
+ * up again every resolve_every. Returns 0 or BFF_EIO. */
 int res_health_start(struct res_registry *reg, res_probe_fn probe);
 /* Writes into @out (cap bytes) a JSON array of the names of the services
  * that routes of @s use and that are known down: ["orders"]. Returns how
@@ -72,6 +95,14 @@ size_t res_snapshot_down_json(const struct bff_snapshot *s, char *out, size_t ca
 char *res_snapshot_json(const struct bff_snapshot *s, uint64_t clients_gone);
 
 /* ---- the request path (worker threads) -------------------------------------- */
+
+/* The endpoint an attempt was given (c->res.ep, set by res_call_admit and
+ * res_call_readmit for a service with endpoints:): the URL its request's
+ * path goes after, and curl's CONNECT_TO entry ("name:port:ip:port") when
+ * it is one address of a host name, else NULL. Both live as long as the
+ * process. */
+const char *res_ep_base(const struct res_ep *e);
+const char *res_ep_connect_to(const struct res_ep *e);
 
 /* Admission of call @c (c->rt->res set), before its first attempt. Returns
  * 0 (the call holds a bulkhead slot until res_call_end or res_call_cancel),

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct res_svc; /* opaque: runtime/resilience.c */
+struct res_ep;  /* opaque: one endpoint of a service (runtime/resilience.c) */
 
 /* What breaker admission handed a call; give it back to record or release. */
 struct res_ticket {
@@ -26,6 +27,9 @@ struct res_call {
     uint32_t          attempt_timeout_ms, attempt_connect_ms;
     uint64_t          due_ms;   /* when the retry starts (bff_now_ms clock) */
     uint64_t          first_us; /* the first attempt's start, for c->ms */
+    /* services with endpoints: (res_call_endpoint) */
+    struct res_ep    *ep;       /* the running attempt's endpoint (holds a slot) */
+    struct res_ep    *last_ep;  /* the last attempt's, avoided by a retry */
 };
 
 #endif

@@ -410,7 +410,25 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     hl = header_list(c);
     if (!hl)
         goto fail;
-    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    const char *url = c->url;
+    if (c->res.ep) { /* endpoints: this attempt's endpoint, the request's path */
+        const char *svc = c->rt->conf->url, *ct = res_ep_connect_to(c->res.ep);
+        size_t      sl = strlen(svc);
+        const char *path = strncmp(c->url, svc, sl) == 0 ? c->url + sl : "";
+        url = bff_arena_cat(c->arena, res_ep_base(c->res.ep), path, NULL);
+        if (!url)
+            goto fail;
+        if (ct) {
+            struct curl_slist *l = bff_arena_alloc(c->arena, sizeof(*l));
+            if (!l)
+                goto fail;
+            l->data = (char *)ct;
+            l->next = NULL;
+            curl_easy_setopt(e, CURLOPT_CONNECT_TO, l);
+            c->easy_dirty = 1;
+        }
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
@@ -474,6 +492,7 @@ int up_call_start(struct bff_worker *w, struct up_call *c)
     c->running = 0;
     c->res.active = 0;
     c->res.backoff = 0;
+    c->res.ep = c->res.last_ep = NULL;
     c->retry_prev = c->retry_next = NULL;
     if (c->rt && c->rt->res && (rc = res_call_admit(c)) != 0)
         return rc;
@@ -616,15 +635,19 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms,
-                 const char *tls_ca, const char *tls_cert, const char *tls_key)
+int up_probe_get(const char *url, const char *connect_to, uint32_t connect_timeout_ms,
+                 uint32_t timeout_ms, const char *tls_ca, const char *tls_cert,
+                 const char *tls_key)
 {
-    CURL *e = curl_easy_init();
-    long  status = 0;
+    CURL             *e = curl_easy_init();
+    long              status = 0;
+    struct curl_slist ct = {(char *)connect_to, NULL};
 
     if (!e)
         return BFF_ENOMEM;
     curl_easy_setopt(e, CURLOPT_URL, url);
+    if (connect_to)
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, &ct);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_SHARE, share);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -22,11 +22,13 @@ void up_call_cleanup(struct up_call *c);
 /* retry.c: starts the next attempt of admitted call @c (a retry).
  * Returns 0, or a negative bff_err (nothing started). */
 int up_call_retry(struct up_call *c);
-/* The health thread's probe (res_health_start): a blocking GET of @url, with the service's
+/* The health thread's probe (res_health_start): a blocking GET of @url
+ * (connected to @connect_to's address when not NULL), with the service's
  * tls: files (each may be NULL). Returns the HTTP status, or a negative
  * bff_err (BFF_ETIMEDOUT, BFF_EIO). */
-int up_probe_get(const char *url, uint32_t connect_timeout_ms, uint32_t timeout_ms,
-                 const char *tls_ca, const char *tls_cert, const char *tls_key);
+int up_probe_get(const char *url, const char *connect_to, uint32_t connect_timeout_ms,
+                 uint32_t timeout_ms, const char *tls_ca, const char *tls_cert,
+                 const char *tls_key);
 
 /* What a call that got no usable HTTP answer means for the client: returns
  * 504 (timeout) or 502 and sets a short Server-Timing @desc ("timeout") and

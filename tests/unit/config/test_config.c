@@ -605,8 +605,8 @@ START_TEST(err_unknown_key_top)
     expect_err(ROUTE "frobnicate: 1\n",
                "t.yaml:4:1: unknown key \"frobnicate\" at the top level; expected "
                "listen, workers, admin_listen, admin_token_file, drain_timeout, "
-               "access_log, limits, services, auth, rate_limit, cors, tracing or "
-               "routes");
+               "access_log, limits, services, auth, rate_limit, cors, tracing, "
+               "routes or resolver");
 }
 END_TEST
 
@@ -1089,6 +1089,80 @@ START_TEST(listen_port_zero)
 }
 END_TEST
 
+START_TEST(endpoints_parse_and_defaults)
+{
+    struct bff_config *cfg = expect_ok(
+        "resolver: [127.0.0.1:5353, 127.0.0.2]\n"
+        "services:\n"
+        "  o:\n"
+        "    endpoints: [http://127.0.0.1:9102/, http://api.test:9112]\n"
+        "    balance: round_robin\n"
+        "    resolve_every: 2s\n"
+        "    outlier: { failures: 3, eject_for: 1s, max_ejected: 34% }\n"
+        "  p: { endpoints: [http://127.0.0.1:9103] }\n"
+        "  u: { url: http://127.0.0.1:9101 }\n"
+        "routes:\n  - path: /o\n    service: o\n");
+    ck_assert_uint_eq(cfg->nresolvers, 2);
+    ck_assert_str_eq(cfg->resolvers[0], "127.0.0.1:5353");
+    const struct bff_service_conf *o = &cfg->services[bff_config_service(cfg, "o")];
+    ck_assert_uint_eq(o->nendpoints, 2);
+    ck_assert_str_eq(o->endpoints[0], "http://127.0.0.1:9102");
+    ck_assert_str_eq(o->endpoints[1], "http://api.test:9112");
+    ck_assert_str_eq(o->url, "http://127.0.0.1:9102");
+    ck_assert_int_eq(o->balance, BFF_BALANCE_ROUND_ROBIN);
+    ck_assert_uint_eq(o->resolve_every_ms, 2000);
+    ck_assert_uint_eq(o->outlier.failures, 3);
+    ck_assert_uint_eq(o->outlier.eject_for_ms, 1000);
+    ck_assert_uint_eq(o->outlier.max_ejected_pct, 34);
+    const struct bff_service_conf *p = &cfg->services[bff_config_service(cfg, "p")];
+    ck_assert_int_eq(p->balance, BFF_BALANCE_LEAST_REQUEST);
+    ck_assert_uint_eq(p->resolve_every_ms, 30000);
+    ck_assert_uint_eq(p->outlier.failures, 5);
+    ck_assert_uint_eq(p->outlier.eject_for_ms, 10000);
+    ck_assert_uint_eq(p->outlier.max_ejected_pct, 50);
+    const struct bff_service_conf *u = &cfg->services[bff_config_service(cfg, "u")];
+    ck_assert_ptr_null(u->endpoints);
+    ck_assert_uint_eq(u->nendpoints, 0);
+    bff_config_free(cfg);
+}
+END_TEST
+
+START_TEST(err_endpoints)
+{
+    expect_err("services:\n  u: { url: http://a:1, endpoints: [http://b:1] }\n" ROUTE,
+               "t.yaml:2:36: service \"u\": endpoints: and url: do not go together; "
+               "list every instance under endpoints:");
+    expect_err("services:\n  u: { endpoints: [] }\n" ROUTE,
+               "t.yaml:2:19: endpoints: empty list; give at least one URL");
+    expect_err("services:\n  u: { endpoints: http://a:1 }\n" ROUTE,
+               "t.yaml:2:19: endpoints: expected a list of URLs, got a scalar");
+    expect_err("services:\n  u: { endpoints: [http://a:1, http://a:1] }\n" ROUTE,
+               "t.yaml:2:32: endpoints \"http://a:1\": listed twice");
+    expect_err("services:\n  u: { endpoints: [http://a:1/x, http://b:1/y] }\n" ROUTE,
+               "t.yaml:2:34: endpoints \"http://b:1/y\": every endpoint must have the "
+               "scheme and path of the first (http://a:1/x)");
+    expect_err("services:\n  u: { endpoints: [http://a:1, https://b:1] }\n" ROUTE,
+               "t.yaml:2:32: endpoints \"https://b:1\": every endpoint must have the "
+               "scheme and path of the first (http://a:1)");
+    expect_err("services:\n  u: { url: http://a:1, balance: round_robin }\n" ROUTE,
+               "t.yaml:2:35: balance: applies to endpoints: only; with url: there is one "
+               "endpoint (write endpoints: [URL] to use it)");
+    expect_err("services:\n  u: { endpoints: [http://a:1], balance: random }\n" ROUTE,
+               "t.yaml:2:41: balance \"random\": must be least_request or round_robin");
+    expect_err("services:\n  u: { endpoints: [http://a:1], outlier: { max_ejected: 50 } }\n"
+               ROUTE,
+               "t.yaml:2:55: max_ejected \"50\": must be a percentage from 0% to 100%, "
+               "like 50%");
+    expect_err("services:\n  u: { endpoints: [http://a:1], outlier: { bogus: 1 } }\n"
+               ROUTE,
+               "t.yaml:2:42: unknown key \"bogus\" in services.u.outlier; expected "
+               "failures, eject_for or max_ejected");
+    expect_err("resolver: [localhost:53]\n" ROUTE,
+               "t.yaml:1:11: resolver \"localhost:53\": must be an IPv4 address with an "
+               "optional port, like 127.0.0.1:53");
+}
+END_TEST
+
 START_TEST(err_bad_urls)
 {
     expect_err("services:\n  u: { url: ftp://u }\n" ROUTE,
@@ -1157,7 +1231,7 @@ START_TEST(many_errors_one_pass)
     ck_assert_str_eq(d.msgs[4], "t.yaml:8:1: unknown key \"bogus\" at the top level; "
                                 "expected listen, workers, admin_listen, admin_token_file, "
                                 "drain_timeout, access_log, limits, services, auth, "
-                                "rate_limit, cors, tracing or routes");
+                                "rate_limit, cors, tracing, routes or resolver");
     bff_diag_cleanup(&d);
 }
 END_TEST
@@ -1356,6 +1430,8 @@ static Suite *config_suite(void)
     tcase_add_test(bad, err_keys_without_effect);
     tcase_add_test(bad, err_bad_listen);
     tcase_add_test(bad, err_bad_urls);
+    tcase_add_test(bad, err_endpoints);
+    tcase_add_test(bad, endpoints_parse_and_defaults);
     tcase_add_test(bad, err_enums_and_lists);
     tcase_add_test(bad, many_errors_one_pass);
     tcase_add_test(bad, diag_appends);
