@@ -10,6 +10,7 @@ pkgs=(build-essential pkg-config meson ninja-build
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)
       haproxy prometheus  # tests/e2e/test_fleet.c, make demo-fleet; promtool
+      dnsmasq-base  # tests/e2e/test_endpoints.c: a DNS server on a loopback port
       clang libclang-rt-dev # make fuzz: libFuzzer (a Recommends of clang, so named)
       systemd fakeroot)   # make deb's test: the postinst's systemd-sysusers, systemd-analyze
                           # verify; fakeroot when not root (dpkg-deb, dpkg-shlibdeps: build-essential)

@@ -392,6 +392,63 @@ START_TEST(least_request_sends_fewer_calls_to_a_slow_instance)
 }
 END_TEST
 
+/* ---- active health checks, per endpoint ------------------------------------------ */
+
+static int readyz_status(void)
+{
+    char          u[128];
+    struct h_resp r;
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/readyz", bff.admin);
+    ck_assert_int_eq(h_http("GET", u, NULL, NULL, &r), 0);
+    int st = (int)r.status;
+    h_resp_free(&r);
+    return st;
+}
+
+START_TEST(a_failing_health_check_takes_one_endpoint_out)
+{
+    char svc[1024];
+    setup();
+    for (int i = 0; i < 2; i++)
+        shop_start(i, 0);
+    snprintf(svc, sizeof(svc),
+             "services:\n"
+             "  orders:\n"
+             "    endpoints: [http://127.0.0.1:%d, http://127.0.0.1:%d]\n"
+             "    balance: round_robin\n"
+             "    health_check: { path: /healthz, interval: 200ms }\n",
+             shops[0].orders, shops[1].orders);
+    bff_start(svc);
+    ck_assert_int_eq(h_fault(&shops[1], "orders", "fail_healthz=1&error_status=503"), 0);
+    ck_assert_msg(POLL(endpoint_state_is(shops[1].orders, "down"), 5000),
+                  "the endpoint whose check fails is not down");
+    long before = orders_seen(1);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(get("/o/echo"), 200);
+    ck_assert_int_eq(orders_seen(1), before); /* none went to the one down */
+    ck_assert_int_eq(readyz_status(), 200);   /* one endpoint is enough */
+
+    /* both down: the service is down for /readyz and calls fail fast */
+    ck_assert_int_eq(h_fault(&shops[0], "orders", "fail_healthz=1&error_status=503"), 0);
+    ck_assert(POLL(endpoint_state_is(shops[0].orders, "down"), 5000));
+    ck_assert_int_eq(readyz_status(), 503);
+    ck_assert_int_eq(get("/o/echo"), 503);
+
+    /* back: the checks pass again */
+    ck_assert_int_eq(h_fault(&shops[0], "orders", ""), 0);
+    ck_assert_int_eq(h_fault(&shops[1], "orders", ""), 0);
+    ck_assert(POLL(endpoint_state_is(shops[0].orders, "ok") &&
+                       endpoint_state_is(shops[1].orders, "ok"),
+                   5000));
+    ck_assert_int_eq(readyz_status(), 200);
+    before = orders_seen(1);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(get("/o/echo"), 200);
+    ck_assert_int_eq(orders_seen(1) - before, 5);
+    finish();
+}
+END_TEST
+
 /* ---- a host name with several addresses --------------------------------------------- */
 
 static const char *dns_hosts;
@@ -538,6 +595,7 @@ static Suite *suite(void)
     tcase_add_test(tc, kill_one_of_three_with_retries_fails_nothing);
     tcase_add_test(tc, kill_one_of_three_without_retries_fails_at_most_its_in_flight);
     tcase_add_test(tc, least_request_sends_fewer_calls_to_a_slow_instance);
+    tcase_add_test(tc, a_failing_health_check_takes_one_endpoint_out);
     tcase_add_test(tc, a_name_with_two_addresses_is_two_endpoints_and_follows_dns);
     suite_add_tcase(s, tc);
     return s;

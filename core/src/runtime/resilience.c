@@ -399,10 +399,17 @@ static int src_bind(struct res_svc *s, const struct bff_service_conf *c)
     s->nsrc = c->nendpoints;
     s->dns_names = names;
     s->resolve_every_ms = c->resolve_every_ms;
+    int moved = !s->hc_path != !c->hc.path ||
+                (c->hc.path && strcmp(s->hc_path, c->hc.path) != 0);
     free(s->hc_path);
     s->hc_path = c->hc.path ? strdup(c->hc.path) : NULL;
     if (c->hc.path && !s->hc_path)
         return BFF_ENOMEM;
+    for (struct res_ep *e = s->all; moved && e; e = e->next) {
+        e->hc_next = 0; /* a new or moved check runs at once */
+        if (!c->hc.path)
+            atomic_store(&e->hc_down, 0); /* no check left to bring it back */
+    }
     int rc = set_build(s);
     return rc < 0 ? rc : 0;
 }
@@ -596,6 +603,7 @@ int res_snapshot_bind(struct res_registry *reg, struct bff_snapshot *snap)
 
 struct hc_job {
     struct res_svc *s;
+    struct res_ep  *ep; /* endpoints: the endpoint checked; NULL: the service */
     char           *url;
     char           *tls[3];
     uint32_t        connect_ms, timeout_ms;
@@ -626,6 +634,78 @@ static void health_result(struct res_svc *s, int status)
     }
 }
 
+/* An endpoint's check: 2xx puts it back, anything else takes it out of
+ * rotation until a check passes (one check decides, both ways). */
+static void ep_health_result(struct res_svc *s, struct res_ep *e, int status)
+{
+    int ok = status >= 200 && status < 300;
+    int was_down = atomic_exchange(&e->hc_down, !ok);
+
+    if (ok && was_down)
+        log_event("info", "service %s: endpoint %s is up again: its health check passed",
+                  s->name, e->label);
+    else if (!ok && !was_down) {
+        if (status > 0)
+            log_event("warn", "service %s: endpoint %s is down: its health check "
+                              "answered %d",
+                      s->name, e->label, status);
+        else
+            log_event("warn", "service %s: endpoint %s is down: its health check "
+                              "failed (%s)",
+                      s->name, e->label, bff_strerror(status));
+    }
+}
+
+/* Appends a job to @jobs (grown as needed); returns it, or NULL. */
+static struct hc_job *job_add(struct hc_job **jobs, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t         nc = *cap ? *cap * 2 : 8;
+        struct hc_job *nj = realloc(*jobs, nc * sizeof(*nj));
+        if (!nj)
+            return NULL;
+        *jobs = nj;
+        *cap = nc;
+    }
+    return &(*jobs)[(*n)++];
+}
+
+/* The due checks of @s's endpoints into @jobs; moves *@next earlier when
+ * one is due before it. Under reg->lock. */
+static void ep_jobs(struct res_svc *s, uint64_t now, uint64_t *next,
+                    struct hc_job **jobs, size_t *n, size_t *cap)
+{
+    struct res_epset *set = atomic_load(&s->eps);
+    uint64_t          interval = atomic_load(&s->hc_interval_ms);
+    for (size_t i = 0; set && s->hc_path && i < set->n; i++) {
+        struct res_ep *e = set->ep[i];
+        if (e->hc_next > now) {
+            if (e->hc_next < *next)
+                *next = e->hc_next;
+            continue;
+        }
+        struct hc_job *j = job_add(jobs, n, cap);
+        if (!j)
+            return;
+        *j = (struct hc_job){s, e, NULL, {NULL, NULL, NULL}, s->hc_connect_ms,
+                             s->hc_timeout_ms};
+        int ok = asprintf(&j->url, "%s%s", e->base, s->hc_path) >= 0;
+        if (!ok)
+            j->url = NULL;
+        for (int k = 0; k < 3; k++)
+            if (s->hc_tls[k] && !(j->tls[k] = strdup(s->hc_tls[k])))
+                ok = 0;
+        if (!ok) {
+            job_free(j);
+            (*n)--;
+            return;
+        }
+        e->hc_next = now + interval;
+        if (e->hc_next < *next)
+            *next = e->hc_next;
+    }
+}
+
 static void *health_main(void *arg)
 {
     struct res_registry *reg = arg;
@@ -637,6 +717,8 @@ static void *health_main(void *arg)
         struct hc_job *jobs = NULL;
 
         for (struct res_svc *s = reg->head; s; s = s->next) {
+            if (s->gen == reg->gen && s->hc_path && atomic_load(&s->eps))
+                ep_jobs(s, now, &next, &jobs, &n, &cap);
             if (s->gen != reg->gen || !s->hc_url)
                 continue;
             uint64_t interval = atomic_load(&s->hc_interval_ms);
@@ -655,6 +737,7 @@ static void *health_main(void *arg)
             }
             struct hc_job *j = &jobs[n];
             *j = (struct hc_job){s,
+                                 NULL,
                                  strdup(s->hc_url),
                                  {NULL, NULL, NULL},
                                  s->hc_connect_ms,
@@ -677,8 +760,14 @@ static void *health_main(void *arg)
             pthread_mutex_unlock(&reg->lock);
             for (size_t i = 0; i < n; i++) {
                 struct hc_job *j = &jobs[i];
-                health_result(j->s, reg->probe(j->url, NULL, j->connect_ms, j->timeout_ms,
-                                                 j->tls[0], j->tls[1], j->tls[2]));
+                /* an endpoint's connect_to lives as long as the registry */
+                int st = reg->probe(j->url, j->ep ? res_ep_connect_to(j->ep) : NULL,
+                                    j->connect_ms, j->timeout_ms, j->tls[0], j->tls[1],
+                                    j->tls[2]);
+                if (j->ep)
+                    ep_health_result(j->s, j->ep, st);
+                else
+                    health_result(j->s, st);
                 job_free(j);
             }
             free(jobs);

@@ -1135,7 +1135,7 @@ START_TEST(err_endpoints)
     expect_err("services:\n  u: { endpoints: [] }\n" ROUTE,
                "t.yaml:2:19: endpoints: empty list; give at least one URL");
     expect_err("services:\n  u: { endpoints: http://a:1 }\n" ROUTE,
-               "t.yaml:2:19: endpoints: expected a list of URLs, got a scalar");
+               "t.yaml:2:19: endpoints: expected a list of URLs, got a single value");
     expect_err("services:\n  u: { endpoints: [http://a:1, http://a:1] }\n" ROUTE,
                "t.yaml:2:32: endpoints \"http://a:1\": listed twice");
     expect_err("services:\n  u: { endpoints: [http://a:1/x, http://b:1/y] }\n" ROUTE,
@@ -1145,17 +1145,17 @@ START_TEST(err_endpoints)
                "t.yaml:2:32: endpoints \"https://b:1\": every endpoint must have the "
                "scheme and path of the first (http://a:1)");
     expect_err("services:\n  u: { url: http://a:1, balance: round_robin }\n" ROUTE,
-               "t.yaml:2:35: balance: applies to endpoints: only; with url: there is one "
+               "t.yaml:2:34: balance: applies to endpoints: only; with url: there is one "
                "endpoint (write endpoints: [URL] to use it)");
     expect_err("services:\n  u: { endpoints: [http://a:1], balance: random }\n" ROUTE,
-               "t.yaml:2:41: balance \"random\": must be least_request or round_robin");
+               "t.yaml:2:42: balance \"random\": must be least_request or round_robin");
     expect_err("services:\n  u: { endpoints: [http://a:1], outlier: { max_ejected: 50 } }\n"
                ROUTE,
-               "t.yaml:2:55: max_ejected \"50\": must be a percentage from 0% to 100%, "
+               "t.yaml:2:57: max_ejected \"50\": must be a percentage from 0% to 100%, "
                "like 50%");
     expect_err("services:\n  u: { endpoints: [http://a:1], outlier: { bogus: 1 } }\n"
                ROUTE,
-               "t.yaml:2:42: unknown key \"bogus\" in services.u.outlier; expected "
+               "t.yaml:2:44: unknown key \"bogus\" in services.u.outlier; expected "
                "failures, eject_for or max_ejected");
     expect_err("resolver: [localhost:53]\n" ROUTE,
                "t.yaml:1:11: resolver \"localhost:53\": must be an IPv4 address with an "
