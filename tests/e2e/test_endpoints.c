@@ -392,6 +392,66 @@ START_TEST(least_request_sends_fewer_calls_to_a_slow_instance)
 }
 END_TEST
 
+/* ---- a reload ----------------------------------------------------------------- */
+
+/* A reload that adds an endpoint keeps the state of the ones that stay (an
+ * ejection included) and sends calls to the new one. */
+START_TEST(a_reload_adds_an_endpoint_and_keeps_the_others_state)
+{
+    char svc[1024];
+    setup();
+    for (int i = 0; i < NSHOP; i++)
+        shop_start(i, 0);
+    snprintf(svc, sizeof(svc),
+             "services:\n"
+             "  orders:\n"
+             "    endpoints: [http://127.0.0.1:%d, http://127.0.0.1:%d]\n"
+             "    balance: round_robin\n"
+             "    retries: 0\n"
+             "    outlier: { failures: 2, eject_for: 1m }\n",
+             shops[0].orders, shops[1].orders);
+    bff_start(svc);
+    ck_assert_int_eq(h_fault(&shops[1], "orders", "error_rate=1&error_status=500"), 0);
+    for (int i = 0; i < 4; i++)
+        get("/o/echo");
+    ck_assert(endpoint_state_is(shops[1].orders, "ejected"));
+
+    /* the same file with a third endpoint */
+    char text[2048];
+    FILE *f = fopen(bff.config, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char from[64], to[128];
+    snprintf(from, sizeof(from), "http://127.0.0.1:%d]", shops[1].orders);
+    snprintf(to, sizeof(to), "http://127.0.0.1:%d, http://127.0.0.1:%d]", shops[1].orders,
+             shops[2].orders);
+    char *at = strstr(text, from);
+    ck_assert_ptr_nonnull(at);
+    char out[2200];
+    snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    f = fopen(bff.config, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(out, f);
+    fclose(f);
+    char          u[128];
+    struct h_resp r;
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/admin/reload", bff.admin);
+    ck_assert_int_eq(h_http("POST", u, NULL, "", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    h_resp_free(&r);
+
+    ck_assert_int_eq(n_endpoints(), 3);
+    ck_assert(endpoint_state_is(shops[1].orders, "ejected")); /* kept */
+    long before = orders_seen(2);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(get("/o/echo"), 200);
+    ck_assert_int_eq(orders_seen(2) - before, 5); /* half of them: 1 is out */
+    finish();
+}
+END_TEST
+
 /* ---- active health checks, per endpoint ------------------------------------------ */
 
 static int readyz_status(void)
@@ -566,6 +626,13 @@ START_TEST(a_name_with_two_addresses_is_two_endpoints_and_follows_dns)
     json_object *ch = get_path(res, "services", "orders", "dns_changes");
     ck_assert_int_ge(json_object_get_int64(ch), 1);
     json_object_put(res);
+    char          mu[128];
+    struct h_resp mr;
+    snprintf(mu, sizeof(mu), "http://127.0.0.1:%d/metrics", bff.admin);
+    ck_assert_int_eq(h_http("GET", mu, NULL, NULL, &mr), 0);
+    ck_assert_ptr_nonnull(strstr(mr.body, "bff_upstream_dns_changes_total{service=\"orders\"} "));
+    ck_assert_ptr_null(strstr(mr.body, "bff_upstream_dns_changes_total{service=\"orders\"} 0\n"));
+    h_resp_free(&mr);
 
     /* the name stops resolving: its last addresses are kept */
     ck_assert_ptr_nonnull(h_write(dir, "hosts", "\n"));
@@ -595,6 +662,7 @@ static Suite *suite(void)
     tcase_add_test(tc, kill_one_of_three_with_retries_fails_nothing);
     tcase_add_test(tc, kill_one_of_three_without_retries_fails_at_most_its_in_flight);
     tcase_add_test(tc, least_request_sends_fewer_calls_to_a_slow_instance);
+    tcase_add_test(tc, a_reload_adds_an_endpoint_and_keeps_the_others_state);
     tcase_add_test(tc, a_failing_health_check_takes_one_endpoint_out);
     tcase_add_test(tc, a_name_with_two_addresses_is_two_endpoints_and_follows_dns);
     suite_add_tcase(s, tc);

@@ -455,6 +455,28 @@ static void render_endpoints(FILE *f, const struct bff_snapshot *s)
         any = s->cfg->services[i].endpoints != NULL;
     if (!any)
         return;
+    head(f, "bff_upstream_dns_changes_total", "counter",
+         "Look-ups of a service's endpoint host names that changed its endpoints.");
+    for (size_t i = 0; i < s->cfg->nservices; i++) {
+        struct res_stats st;
+        if (!s->cfg->services[i].endpoints)
+            continue;
+        res_service_stats(&s->services[i], &st);
+        fputs("bff_upstream_dns_changes_total{service=\"", f);
+        label(f, s->cfg->services[i].name);
+        fprintf(f, "\"} %" PRIu64 "\n", st.dns_changes);
+    }
+    head(f, "bff_upstream_dns_failures_total", "counter",
+         "Look-ups of endpoint host names that failed (the last addresses were kept).");
+    for (size_t i = 0; i < s->cfg->nservices; i++) {
+        struct res_stats st;
+        if (!s->cfg->services[i].endpoints)
+            continue;
+        res_service_stats(&s->services[i], &st);
+        fputs("bff_upstream_dns_failures_total{service=\"", f);
+        label(f, s->cfg->services[i].name);
+        fprintf(f, "\"} %" PRIu64 "\n", st.dns_failures);
+    }
     for (int m = 0; m < 4; m++) {
         head(f, fam[m], m == 0 ? "counter" : "gauge", help[m]);
         for (size_t i = 0; i < s->cfg->nservices; i++) {

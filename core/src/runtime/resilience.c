@@ -827,6 +827,8 @@ void res_service_stats(const struct bff_service_rt *svc, struct res_stats *out)
     out->circuit = res_breaker_state(&s->brk);
     out->in_flight = atomic_load_explicit(&s->in_flight, memory_order_relaxed);
     out->up = !svc_down(s, now);
+    out->dns_changes = atomic_load_explicit(&s->dns_changes, memory_order_relaxed);
+    out->dns_failures = atomic_load_explicit(&s->dns_failures, memory_order_relaxed);
     res_budget_counts(&s->budget, now, &out->budget_calls, &out->budget_retries);
 }
 

@@ -35,6 +35,7 @@ struct res_stats {
     uint32_t         in_flight;                    /* calls holding a bulkhead slot */
     int              up;                           /* 0 while known down (health) */
     uint32_t         budget_calls, budget_retries; /* the retry window */
+    uint64_t         dns_changes, dns_failures; /* endpoints: host name look-ups */
 };
 
 /* A consistent-enough copy of @svc's counters and state (each field is one
