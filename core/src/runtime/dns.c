@@ -51,8 +51,7 @@ static int by_getaddrinfo(const char *host, uint32_t *out, size_t cap)
     return (int)uniq(out, n);
 }
 
-/* The query for @host's A records into @q; returns its length or -1. */
-static int query(const char *host, uint16_t id, uint8_t *q, size_t cap)
+int dns_query_a(const char *host, uint16_t id, uint8_t *q, size_t cap)
 {
     size_t n = 12, hl = strlen(host);
     if (hl == 0 || hl > 253 || 12 + hl + 2 + 4 > cap)
@@ -95,9 +94,7 @@ static long skip_name(const uint8_t *m, size_t len, size_t off)
     return -1;
 }
 
-/* Parses answer @m for query @id: the A records into @out. Returns the
- * count, 0 for a name without address, -1 for an answer not to be used. */
-static int parse(const uint8_t *m, size_t len, uint16_t id, uint32_t *out, size_t cap)
+int dns_parse_a(const uint8_t *m, size_t len, uint16_t id, uint32_t *out, size_t cap)
 {
     if (len < 12 || ((m[0] << 8) | m[1]) != id || !(m[2] & 0x80))
         return -1;
@@ -140,7 +137,7 @@ static int ask(const struct sockaddr_in *server, const char *host, uint32_t *out
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     id = (uint16_t)(ts.tv_nsec ^ (ts.tv_nsec >> 16) ^ getpid());
-    int ql = query(host, id, q, sizeof(q));
+    int ql = dns_query_a(host, id, q, sizeof(q));
     if (ql < 0)
         return 0; /* not a name DNS can carry */
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -164,7 +161,7 @@ static int ask(const struct sockaddr_in *server, const char *host, uint32_t *out
         ssize_t n = recv(fd, a, sizeof(a), 0);
         if (n < 0)
             break; /* ECONNREFUSED: nothing listens there */
-        rc = parse(a, (size_t)n, id, out, cap);
+        rc = dns_parse_a(a, (size_t)n, id, out, cap);
         if (rc >= 0 || ((a[0] << 8) | a[1]) == id)
             break; /* an answer to us (a stray datagram is skipped) */
     }

@@ -20,4 +20,17 @@
 int dns_lookup_a(const char *host, const struct sockaddr_in *servers, size_t nservers,
                  uint32_t *out, size_t cap);
 
+/* The wire format, for dns_lookup_a and its tests. The query (id @id,
+ * recursion desired, one question: @host, type A, class IN) into @q;
+ * returns its length, or -1 when @host is no DNS name (empty, a label past
+ * 63 bytes, longer than 253) or @cap is too small. */
+int dns_query_a(const char *host, uint16_t id, uint8_t *q, size_t cap);
+/* The A records of answer @m (@len bytes) to query @id into @out (at most
+ * @cap, sorted, no duplicates). Returns the count; 0 for NXDOMAIN or an
+ * answer without A record; -1 for an answer not to be used (not ours, not
+ * an answer, SERVFAIL or REFUSED, cut inside its question). Every length
+ * and name pointer is checked against @len; records past a cut are
+ * ignored. */
+int dns_parse_a(const uint8_t *m, size_t len, uint16_t id, uint32_t *out, size_t cap);
+
 #endif

@@ -108,7 +108,7 @@ struct res_svc {
     struct res_ep              *all;   /* under reg->lock */
     _Atomic uint64_t            dns_changes, dns_failures;
     _Atomic uint64_t            rr;    /* round_robin's turn */
-    pthread_mutex_t             ej_lock; /* ejection decisions only */
+    _Atomic int                 ejecting; /* a worker is deciding an ejection */
     struct res_src             *src;   /* under reg->lock */
     size_t                      nsrc;
     uint32_t                    resolve_every_ms;
@@ -225,7 +225,6 @@ void res_registry_free(struct res_registry *reg)
         }
         free(s->src);
         free(s->hc_path);
-        pthread_mutex_destroy(&s->ej_lock);
         free(s->name);
         free(s->hc_url);
         for (int k = 0; k < 3; k++)
@@ -528,7 +527,6 @@ int res_snapshot_bind(struct res_registry *reg, struct bff_snapshot *snap)
                 rc = BFF_ENOMEM;
                 break;
             }
-            pthread_mutex_init(&s->ej_lock, NULL);
             s->next = reg->head;
             reg->head = s;
         }
@@ -1187,7 +1185,11 @@ static void ep_outcome(struct res_svc *s, const struct bff_service_conf *conf,
     int      refused = result == UP_CONNECT;
     if (!res_should_eject(f, refused, conf->outlier.failures, 0, 1))
         return;
-    pthread_mutex_lock(&s->ej_lock); /* rare: an ejection is decided here */
+    /* one worker at a time decides an ejection, so max_ejected holds; one
+     * that finds another deciding does not wait: the endpoint's next
+     * failure tries again */
+    if (atomic_exchange_explicit(&s->ejecting, 1, memory_order_acquire))
+        return;
     uint32_t out = 0;
     for (size_t i = 0; i < set->n; i++)
         out += set->ep[i] != e && ep_ejected(set->ep[i], now);
@@ -1207,7 +1209,7 @@ static void ep_outcome(struct res_svc *s, const struct bff_service_conf *conf,
                   refused ? "it refused a connection" : "consecutive failures",
                   times + 1);
     }
-    pthread_mutex_unlock(&s->ej_lock);
+    atomic_store_explicit(&s->ejecting, 0, memory_order_release);
 }
 
 /* ---- one call ------------------------------------------------------------------- */
