@@ -1089,6 +1089,29 @@ START_TEST(listen_port_zero)
 }
 END_TEST
 
+START_TEST(spec_orders_endpoints_block_loads)
+{
+    /* SPEC §3's orders service and resolver, as written */
+    struct bff_config *cfg = expect_ok(
+        "resolver: [127.0.0.1:53]\n"
+        "services:\n"
+        "  orders:\n"
+        "    endpoints: [http://127.0.0.1:9102, http://127.0.0.1:9112]  # instead of "
+        "url: several instances\n"
+        "    balance: least_request         # or round_robin\n"
+        "    resolve_every: 30s             # host names are re-resolved; every address "
+        "is one endpoint\n"
+        "    outlier: { failures: 5, eject_for: 10s, max_ejected: 50% }  # per endpoint\n"
+        "routes:\n  - path: /o\n    service: orders\n");
+    const struct bff_service_conf *o = &cfg->services[0];
+    ck_assert_uint_eq(o->nendpoints, 2);
+    ck_assert_str_eq(o->endpoints[1], "http://127.0.0.1:9112");
+    ck_assert_uint_eq(o->outlier.max_ejected_pct, 50);
+    ck_assert_str_eq(cfg->resolvers[0], "127.0.0.1:53");
+    bff_config_free(cfg);
+}
+END_TEST
+
 START_TEST(endpoints_parse_and_defaults)
 {
     struct bff_config *cfg = expect_ok(
@@ -1432,6 +1455,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, err_bad_urls);
     tcase_add_test(bad, err_endpoints);
     tcase_add_test(bad, endpoints_parse_and_defaults);
+    tcase_add_test(bad, spec_orders_endpoints_block_loads);
     tcase_add_test(bad, err_enums_and_lists);
     tcase_add_test(bad, many_errors_one_pass);
     tcase_add_test(bad, diag_appends);
