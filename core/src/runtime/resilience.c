@@ -1080,9 +1080,9 @@ static int eps_down(const struct res_epset *set, uint64_t now)
 }
 
 /* Picks the endpoint of @c's next attempt and takes one of its bulkhead
- * slots: among the healthy endpoints (else those neither ejected nor
- * down), without @avoid when another one is left, by the service's
- * balance. Returns RES_PASS, or RES_REJ_DOWN / RES_REJ_BULKHEAD with *@ra. */
+ * slots: among the healthy endpoints other than @avoid, else those neither
+ * ejected nor down other than @avoid, else @avoid itself when it is one of
+ * them; by the service's balance. Returns RES_PASS, or RES_REJ_DOWN / RES_REJ_BULKHEAD with *@ra. */
 static int ep_pick(struct up_call *c, struct res_svc *s, const struct res_epset *set,
                    struct res_ep *avoid, uint64_t now, uint32_t *ra)
 {
@@ -1090,6 +1090,7 @@ static int ep_pick(struct up_call *c, struct res_svc *s, const struct res_epset 
     struct res_ep                 *cand[BFF_MAX_ENDPOINTS];
     uint32_t                       load[BFF_MAX_ENDPOINTS];
     size_t                         k = 0, full = 0;
+    int                            avoided = 0; /* @avoid would have been a candidate */
 
     for (int tier = 0; tier < 2 && k == 0; tier++) {
         full = 0;
@@ -1103,17 +1104,17 @@ static int ep_pick(struct up_call *c, struct res_svc *s, const struct res_epset 
                 full++;
                 continue;
             }
+            if (e == avoid) {
+                avoided = 1;
+                continue;
+            }
             load[k] = f;
             cand[k++] = e;
         }
-        if (k > 1 && avoid)
-            for (size_t i = 0; i < k; i++)
-                if (cand[i] == avoid) {
-                    cand[i] = cand[k - 1];
-                    load[i] = load[k - 1];
-                    k--;
-                    break;
-                }
+    }
+    if (k == 0 && avoided) { /* no other endpoint: the same one again */
+        load[0] = atomic_load_explicit(&avoid->in_flight, memory_order_relaxed);
+        cand[k++] = avoid;
     }
     if (k == 0) {
         if (full) {
