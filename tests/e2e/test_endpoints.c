@@ -81,7 +81,7 @@ static void shop_start(int i, int orders_port)
 
 /* A gateway whose orders service is @services (the whole services: block),
  * with a proxy route /o -> orders. */
-static void bff_start(const char *services)
+static void bff_start_routes(const char *services, const char *routes)
 {
     char yaml[8192];
     snprintf(yaml, sizeof(yaml),
@@ -91,9 +91,15 @@ static void bff_start(const char *services)
              "drain_timeout: 1s\n"
              "%s"
              "routes:\n"
-             "  - path: /o\n    service: orders\n    strip_prefix: true\n",
-             services);
+             "  - path: /o\n    service: orders\n    strip_prefix: true\n"
+             "%s",
+             services, routes);
     ck_assert_int_eq(h_bff_start(&bff, "bff-mobile/bff-mobile", dir, yaml, NULL), 0);
+}
+
+static void bff_start(const char *services)
+{
+    bff_start_routes(services, "");
 }
 
 static void finish(void)
@@ -259,6 +265,50 @@ START_TEST(least_request_spreads_and_uses_every_instance)
     /* sequential calls: every load is 0, the two choices are random */
     for (int i = 0; i < NSHOP; i++)
         ck_assert_int_ge(orders_seen(i), 10);
+    finish();
+}
+END_TEST
+
+/* The order screen (an aggregation) calls orders through its endpoints too. */
+START_TEST(an_aggregation_splits_its_calls_over_the_endpoints)
+{
+    char          svc[2048];
+    struct h_keys keys;
+    setup();
+    for (int i = 0; i < NSHOP; i++)
+        shop_start(i, 0);
+    ck_assert_int_eq(h_keys_make(&keys, dir), 0);
+    snprintf(svc, sizeof(svc),
+             "auth:\n  jwt:\n    jwks_file: %s\n    algorithms: [ES256]\n"
+             "services:\n"
+             "  users: { url: \"http://127.0.0.1:%d\" }\n"
+             "  inventory: { url: \"http://127.0.0.1:%d\" }\n"
+             "  orders:\n"
+             "    endpoints: [http://127.0.0.1:%d, http://127.0.0.1:%d, "
+             "http://127.0.0.1:%d]\n"
+             "    balance: round_robin\n",
+             keys.jwks, shops[0].users, shops[0].inventory, shops[0].orders,
+             shops[1].orders, shops[2].orders);
+    bff_start_routes(svc, "  - path: /v1/order-screen/{id}\n    handler: order_screen\n"
+                          "    auth: required\n    roles: [customer]\n    timeout: 2s\n");
+    char *token = h_token(&keys, "4412", "customer", NULL);
+    ck_assert_ptr_nonnull(token);
+    char hdr[4096];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", token);
+    const char *hdrs[] = {hdr, NULL};
+    long        before[NSHOP];
+    for (int i = 0; i < NSHOP; i++)
+        before[i] = orders_seen(i);
+    for (int i = 0; i < 9; i++) {
+        struct h_resp r;
+        ck_assert_int_eq(h_http("GET", gw("/v1/order-screen/o-1"), hdrs, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_ptr_nonnull(strstr(r.body, "\"customer\":{\"name\":\"Ada Lovelace\"}"));
+        h_resp_free(&r);
+    }
+    for (int i = 0; i < NSHOP; i++)
+        ck_assert_int_eq(orders_seen(i) - before[i], 3);
+    free(token);
     finish();
 }
 END_TEST
@@ -658,6 +708,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, round_robin_splits_evenly_over_three_instances);
     tcase_add_test(tc, least_request_spreads_and_uses_every_instance);
+    tcase_add_test(tc, an_aggregation_splits_its_calls_over_the_endpoints);
     tcase_add_test(tc, a_retry_goes_to_another_instance);
     tcase_add_test(tc, kill_one_of_three_with_retries_fails_nothing);
     tcase_add_test(tc, kill_one_of_three_without_retries_fails_at_most_its_in_flight);
