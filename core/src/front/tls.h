@@ -1,0 +1,28 @@
+/* core/src/front/tls.h — HTTPS on the worker's daemon (tls:) */
+#ifndef BFF_FRONT_TLS_H
+#define BFF_FRONT_TLS_H
+
+#include <stddef.h>
+
+struct bff_worker;
+struct MHD_Connection;
+struct MHD_OptionItem;
+
+/* The GnuTLS priority string of the listener: TLS 1.3 and 1.2 only, AEAD
+ * ciphers with forward secrecy (docs/operations.md "HTTPS"). */
+extern const char front_tls_priorities[];
+
+/* Fills @o (room for FRONT_TLS_NOPTS items) with the daemon options of a
+ * TLS listener. Returns the number of items filled, or -1 when the
+ * session-ticket key cannot be made. */
+#define FRONT_TLS_NOPTS 3
+int front_tls_options(struct MHD_OptionItem *o);
+/* A new connection on a TLS daemon: gives its session the worker's current
+ * certificate (a reference kept in *@socket_context until it closes) and
+ * the process's session-ticket key. Before the handshake. */
+void front_tls_connection_started(struct bff_worker *w, struct MHD_Connection *c,
+                                  void **socket_context);
+/* The connection closed: drops the reference taken at its start. */
+void front_tls_connection_closed(void **socket_context);
+
+#endif
