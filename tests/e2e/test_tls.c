@@ -8,8 +8,11 @@
  *
  * Certificates are made with the openssl command line in the test's
  * temporary folder; nothing is committed. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -294,6 +297,54 @@ START_TEST(plain_http_to_the_tls_port)
 }
 END_TEST
 
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name */
+    long        ut = 0, st = 0;
+    ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld",
+                            &ut, &st),
+                     2);
+    return ut + st;
+}
+
+/* Connections that stop in the middle of their handshake (a ClientHello's
+ * first bytes, or nothing at all) cost the gateway no CPU while they wait:
+ * libmicrohttpd alone would spin on them (front/tls.c). */
+START_TEST(a_stalled_handshake_does_not_spin)
+{
+    int fds[6];
+    for (int i = 0; i < 6; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)bff.port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+        if (i % 2) /* a TLS record header of a ClientHello, then silence */
+            ck_assert_int_eq(send(fds[i], "\x16\x03\x01\x02", 4, MSG_NOSIGNAL), 4);
+    }
+    sleep_ms(200); /* accepted by the workers (pacing: the check is the CPU below) */
+    long t0 = cpu_ticks(bff.proc.pid);
+    sleep_ms(1000);
+    long used = cpu_ticks(bff.proc.pid) - t0;
+    long hz = sysconf(_SC_CLK_TCK);
+    /* spinning, two workers would burn most of 2 cores: allow 10% of one */
+    ck_assert_msg(used * 10 <= hz, "the gateway used %ld of %ld ticks in 1 s", used, hz);
+    /* and the gateway still answers */
+    char serial[32];
+    serial_now(serial, sizeof(serial));
+    for (int i = 0; i < 6; i++)
+        close(fds[i]);
+}
+END_TEST
+
 /* A key that is not the certificate's, a file that is not PEM, a missing
  * file: each a rejected reload naming the file's line in the config, and
  * the certificate in force keeps serving. */
@@ -499,6 +550,7 @@ static Suite *suite(void)
     tcase_add_test(tc, protocols_ciphers_and_alpn);
     tcase_add_test(tc, session_resumption);
     tcase_add_test(tc, plain_http_to_the_tls_port);
+    tcase_add_test(tc, a_stalled_handshake_does_not_spin);
     tcase_add_test(tc, a_bad_key_is_a_rejected_reload);
     tcase_add_test(tc, reload_onto_a_new_certificate_under_traffic);
     tcase_add_test(tc, a_bad_pair_at_start);

@@ -10,9 +10,12 @@
  * 1.3 and 1.2) use one key per process, so a ticket from one worker
  * resumes on any other and across reloads. ALPN is libmicrohttpd's own
  * (http/1.1, http/1.0). docs/operations.md "HTTPS". */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
@@ -53,6 +56,33 @@ static int refuse_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nre
     return -1;
 }
 
+/* libmicrohttpd 0.9.75 in epoll mode keeps a connection whose handshake
+ * waits for the client's next bytes on its ready list (the read-ready flag
+ * is cleared only by its own record reads, not by GnuTLS's reads during
+ * the handshake), so MHD_get_timeout() answers 0 until the client speaks:
+ * the worker would spin at 100% CPU for every connection that is slow to
+ * send its ClientHello or its Finished. GnuTLS's reads go through this
+ * function instead, which counts them per worker thread; the loop asks
+ * front_tls_stalled() each turn. */
+static _Thread_local unsigned pulls_ok, pulls_again;
+
+static ssize_t pull(gnutls_transport_ptr_t p, void *buf, size_t n)
+{
+    ssize_t r = recv((int)(intptr_t)p, buf, n, 0);
+    if (r >= 0)
+        pulls_ok++;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK)
+        pulls_again++;
+    return r;
+}
+
+int front_tls_stalled(void)
+{
+    int stalled = pulls_again > 0 && pulls_ok == 0;
+    pulls_again = pulls_ok = 0;
+    return stalled;
+}
+
 int front_tls_options(struct MHD_OptionItem *o)
 {
     pthread_once(&ticket_once, ticket_init);
@@ -79,6 +109,7 @@ void front_tls_connection_started(struct bff_worker *w, struct MHD_Connection *c
     if (gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_cert_credentials(cert)) < 0)
         return; /* out of memory: the handshake fails (refuse_cert) */
     *socket_context = tls_cert_ref(cert);
+    gnutls_transport_set_pull_function(s, pull); /* the fd stays MHD's (set_int) */
     gnutls_session_ticket_enable_server(s, &ticket_key);
 }
 
