@@ -243,7 +243,7 @@ static int start_daemon(struct bff_worker *w)
     if (w->mhd_tls) {
         if (front_tls_options(tls) < 0)
             return BFF_EIO;
-        flags |= MHD_USE_TLS;
+        flags = (flags & ~(unsigned)MHD_USE_TURBO) | MHD_USE_TLS; /* front/tls.c */
     }
     w->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL,

@@ -61,25 +61,35 @@ static int refuse_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nre
  * is cleared only by its own record reads, not by GnuTLS's reads during
  * the handshake), so MHD_get_timeout() answers 0 until the client speaks:
  * the worker would spin at 100% CPU for every connection that is slow to
- * send its ClientHello or its Finished. GnuTLS's reads go through this
- * function instead, which counts them per worker thread; the loop asks
- * front_tls_stalled() each turn. */
-static _Thread_local unsigned pulls_ok, pulls_again;
+ * send its ClientHello or its Finished. GnuTLS's reads and writes go
+ * through these two functions instead, which count them per worker thread;
+ * the loop asks front_tls_stalled() each turn. (The TLS daemon runs without
+ * MHD_USE_TURBO, which would leave a new connection's socket out of the
+ * epoll set until that flag clears: its data would then wake nobody.) */
+static _Thread_local unsigned io_done, io_again;
 
 static ssize_t pull(gnutls_transport_ptr_t p, void *buf, size_t n)
 {
     ssize_t r = recv((int)(intptr_t)p, buf, n, 0);
     if (r >= 0)
-        pulls_ok++;
+        io_done++;
     else if (errno == EAGAIN || errno == EWOULDBLOCK)
-        pulls_again++;
+        io_again++;
+    return r;
+}
+
+static ssize_t push(gnutls_transport_ptr_t p, const void *buf, size_t n)
+{
+    ssize_t r = send((int)(intptr_t)p, buf, n, MSG_NOSIGNAL);
+    if (r >= 0)
+        io_done++;
     return r;
 }
 
 int front_tls_stalled(void)
 {
-    int stalled = pulls_again > 0 && pulls_ok == 0;
-    pulls_again = pulls_ok = 0;
+    int stalled = io_again > 0 && io_done == 0;
+    io_again = io_done = 0;
     return stalled;
 }
 
@@ -110,6 +120,7 @@ void front_tls_connection_started(struct bff_worker *w, struct MHD_Connection *c
         return; /* out of memory: the handshake fails (refuse_cert) */
     *socket_context = tls_cert_ref(cert);
     gnutls_transport_set_pull_function(s, pull); /* the fd stays MHD's (set_int) */
+    gnutls_transport_set_push_function(s, push);
     gnutls_session_ticket_enable_server(s, &ticket_key);
 }
 

@@ -23,11 +23,11 @@ int front_tls_options(struct MHD_OptionItem *o);
 void front_tls_connection_started(struct bff_worker *w, struct MHD_Connection *c,
                                   void **socket_context);
 /* Whether the last MHD_run() of this worker thread only met TLS reads that
- * would block (a handshake waiting for the client) and none that read
- * anything: then libmicrohttpd's 0 timeout is not work to do, and the loop
+ * would block (a handshake waiting for the client) and no TLS read or
+ * write that moved bytes: then libmicrohttpd's 0 timeout is not work to do, and the loop
  * waits for the next event instead (at most FRONT_TLS_STALL_MS). Resets
  * the count. */
-#define FRONT_TLS_STALL_MS 5
+#define FRONT_TLS_STALL_MS 10
 int front_tls_stalled(void);
 /* The connection closed: drops the reference taken at its start. */
 void front_tls_connection_closed(void **socket_context);
