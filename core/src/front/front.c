@@ -233,7 +233,6 @@ static int start_daemon(struct bff_worker *w)
     unsigned                 limit = cfg->limits.max_connections / w->srv->nworkers;
     size_t                   mem = (size_t)cfg->limits.max_header_bytes + 16384;
     unsigned                 tmo = (cfg->limits.client_timeout_ms + 999) / 1000;
-
     struct MHD_OptionItem    tls[FRONT_TLS_NOPTS] = {{MHD_OPTION_END, 0, NULL}};
     unsigned                 flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 
