@@ -18,9 +18,11 @@ struct bff_tls_cert *tls_cert_load(const char *cert_file, const char *key_file,
                                    char *why, size_t cap, int *which);
 struct bff_tls_cert *tls_cert_ref(struct bff_tls_cert *c);
 void                 tls_cert_unref(struct bff_tls_cert *c);
-/* The gnutls_certificate_credentials_t to give a session. */
+/* The gnutls_certificate_credentials_t to give a session; borrowed, valid
+ * while a reference to @c is held (take one per session that uses it). */
 void *tls_cert_credentials(const struct bff_tls_cert *c);
-/* The leaf's serial number in hex ("1f0a…") and its notAfter (unix seconds). */
+/* The leaf's serial number in hex ("1f0a…"; borrowed, as long as @c) and
+ * its notAfter (unix seconds). */
 const char *tls_cert_serial(const struct bff_tls_cert *c);
 long long   tls_cert_not_after(const struct bff_tls_cert *c);
 
