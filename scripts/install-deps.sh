@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config meson ninja-build
       libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
-      libgnutls28-dev   # the demo shop's mutual TLS (libmicrohttpd's TLS is GnuTLS)
+      libgnutls28-dev   # HTTPS on the listener (tls:) and the demo shop: libmicrohttpd's TLS is GnuTLS
       libyaml-dev zlib1g-dev libhiredis-dev check
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)

@@ -137,6 +137,12 @@ struct bff_config {
     uint32_t  drain_timeout_ms;      /* default 10000 */
     int       access_log;            /* default 1 */
 
+    struct {                         /* tls: HTTPS on `listen`; NULL = plain */
+        char          *cert;         /* PEM chain, leaf first */
+        char          *key;          /* PEM private key, unencrypted */
+        struct bff_pos cert_pos, key_pos;
+    } tls;
+
     struct {
         uint64_t max_body;           /* default 1 MiB */
         uint64_t max_header_bytes;   /* default 16 KiB */

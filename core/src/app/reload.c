@@ -32,6 +32,7 @@
 #include "runtime/metrics.h"
 #include "runtime/resilience.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/tls.h"
 #include "types/snapshot-t.h"
 #include "types/worker-t.h"
 #include "upstream/upstream.h"
@@ -102,6 +103,22 @@ int app_reload(struct bff_server *srv, FILE *err)
         log_event("warn", "config reload: listen, admin_listen and workers changes need a "
                           "restart");
     }
+    /* The listener is HTTPS or plain from the start: tls: added by a reload
+     * waits for a restart; tls: dropped keeps the certificate in force, as
+     * the daemons still speak TLS. A changed file pair is the usual case:
+     * new handshakes get it (front/tls.c). */
+    int https = srv->nworkers > 0 && srv->workers[0].mhd_tls;
+    if (https != (s->tls != NULL)) {
+        if (err)
+            fprintf(err, "%s: tls: %s takes effect only on restart%s\n", srv->config_path,
+                    https ? "removed" : "added",
+                    https ? "; the certificate in force keeps serving" : "");
+        log_event("warn", "config reload: tls: %s needs a restart%s",
+                  https ? "removed" : "added",
+                  https ? "; the certificate in force keeps serving" : "");
+        if (https)
+            s->tls = tls_cert_ref(srv->snap->tls);
+    }
     pthread_mutex_lock(&srv->snap_lock);
     struct bff_snapshot *old_s = srv->snap;
     srv->snap = s;
@@ -112,7 +129,12 @@ int app_reload(struct bff_server *srv, FILE *err)
         worker_wake(&srv->workers[i]);
     }
     atomic_fetch_add(&srv->reloads, 1);
-    log_event("info", "config reloaded: %s sha256 %s", srv->config_path, s->cfg->sha256);
+    if (s->tls)
+        log_event("info", "config reloaded: %s sha256 %s, certificate serial %s",
+                  srv->config_path, s->cfg->sha256, tls_cert_serial(s->tls));
+    else
+        log_event("info", "config reloaded: %s sha256 %s", srv->config_path,
+                  s->cfg->sha256);
     pthread_mutex_unlock(&reload_lock);
     return 0;
 }

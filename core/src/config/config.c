@@ -2139,7 +2139,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
     static const char *const keys[] = {
         "listen",   "workers",    "admin_listen", "admin_token_file", "drain_timeout",
         "access_log", "limits", "services",     "auth",             "rate_limit",
-        "cors",     "tracing",    "routes",       "resolver",         NULL};
+        "cors",     "tracing",    "routes",       "resolver",         "tls",
+        NULL};
     enum {
         LISTEN,
         WORKERS,
@@ -2154,12 +2155,14 @@ static void top(struct ctx *c, const yaml_node_t *root)
         CORS,
         TRACING,
         ROUTES,
-        RESOLVER
+        RESOLVER,
+        TLS
     };
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};
     struct bff_config *cfg = c->cfg;
-    yaml_node_t       *v[14], *w[4];
+    static const char *const tls_keys[] = {"cert", "key", NULL};
+    yaml_node_t       *v[sizeof(keys) / sizeof(keys[0])], *w[4];
 
     if (root->type != YAML_MAPPING_NODE) {
         err(c, root, "the config must be a mapping (key: value) at the top, got %s",
@@ -2196,6 +2199,21 @@ static void top(struct ctx *c, const yaml_node_t *root)
             bytes(c, w[2], "max_header_bytes", &cfg->limits.max_header_bytes, KIB, MIB);
         if (w[3])
             dur(c, w[3], "client_timeout", &cfg->limits.client_timeout_ms, 1, HOUR);
+    }
+    if (v[TLS] && !getmap(c, v[TLS], "tls", "in tls", tls_keys, w)) {
+        if (w[0]) {
+            str(c, w[0], "cert", &cfg->tls.cert);
+            cfg->tls.cert_pos = (struct bff_pos){(int)w[0]->start_mark.line + 1,
+                                                 (int)w[0]->start_mark.column + 1};
+        }
+        if (w[1]) {
+            str(c, w[1], "key", &cfg->tls.key);
+            cfg->tls.key_pos = (struct bff_pos){(int)w[1]->start_mark.line + 1,
+                                                (int)w[1]->start_mark.column + 1};
+        }
+        if (!w[0] || !w[1])
+            err(c, v[TLS], "tls: needs both cert: (the PEM chain) and key: (its private "
+                           "key); leave tls out for plain HTTP");
     }
     if (v[SERVICES])
         services(c, v[SERVICES]);
@@ -2482,6 +2500,8 @@ void bff_config_free(struct bff_config *cfg)
     free(cfg->listen);
     free(cfg->admin_listen);
     free(cfg->admin_token_file);
+    free(cfg->tls.cert);
+    free(cfg->tls.key);
     if (cfg->admin_token)
         OPENSSL_cleanse(cfg->admin_token, cfg->admin_token_len);
     free(cfg->admin_token);

@@ -12,6 +12,7 @@
 #include "bff/err.h"
 #include "bff/util.h"
 #include "front/front.h"
+#include "front/tls.h"
 #include "pipeline/pipeline.h"
 #include "request/request.h"
 #include "runtime/metrics.h"
@@ -209,12 +210,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
-/* Client connections opened and closed, for the bff_connections gauge. */
+/* Client connections opened and closed, for the bff_connections gauge; on
+ * a TLS listener, each gets the certificate in force (front/tls.c). */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)c, (void)socket_context;
-    metrics_connection(cls, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    struct bff_worker *w = cls;
+    int                started = toe == MHD_CONNECTION_NOTIFY_STARTED;
+
+    if (w->mhd_tls) {
+        if (started)
+            front_tls_connection_started(w, c, socket_context);
+        else
+            front_tls_connection_closed(socket_context);
+    }
+    metrics_connection(w, started ? 1 : -1);
 }
 
 static int start_daemon(struct bff_worker *w)
@@ -223,17 +233,25 @@ static int start_daemon(struct bff_worker *w)
     unsigned                 limit = cfg->limits.max_connections / w->srv->nworkers;
     size_t                   mem = (size_t)cfg->limits.max_header_bytes + 16384;
     unsigned                 tmo = (cfg->limits.client_timeout_ms + 999) / 1000;
+    struct MHD_OptionItem    tls[FRONT_TLS_NOPTS] = {{MHD_OPTION_END, 0, NULL}};
+    unsigned                 flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 
     if (limit < 16)
         limit = 16;
+    w->mhd_tls = w->snap->tls != NULL; /* HTTPS: tls: at start (docs/operations.md) */
+    if (w->mhd_tls) {
+        if (front_tls_options(tls) < 0)
+            return BFF_EIO;
+        flags = (flags & ~(unsigned)MHD_USE_TURBO) | MHD_USE_TLS; /* front/tls.c */
+    }
     w->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL,
+        flags, 0, NULL, NULL,
         on_request, w, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, tmo,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         w, MHD_OPTION_URI_LOG_CALLBACK, on_uri, w, MHD_OPTION_UNESCAPE_CALLBACK,
         front_no_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     return w->mhd ? 0 : BFF_EIO;
 }
 

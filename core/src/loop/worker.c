@@ -26,6 +26,7 @@
 #include "bff/err.h"
 #include "bff/util.h"
 #include "front/front.h"
+#include "front/tls.h"
 #include "handlers/handlers.h"
 #include "loop/worker.h"
 #include "pipeline/ratelimit.h"
@@ -183,6 +184,8 @@ void *worker_main(void *arg)
         int                    timeout = 1000;
         if (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto < 1000)
             timeout = (int)mto;
+        if (w->mhd_tls && front_tls_stalled() && timeout < FRONT_TLS_STALL_MS)
+            timeout = FRONT_TLS_STALL_MS; /* a handshake waiting: not work (front/tls.c) */
         if (w->requests && timeout > WATCH_AFTER_MS)
             timeout = WATCH_AFTER_MS; /* the waiting-client sweep below */
         if (w->curl_due_us) {

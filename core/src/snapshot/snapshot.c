@@ -19,6 +19,7 @@
 #include "runtime/metrics.h"
 #include "runtime/resilience.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/tls.h"
 #include "types/snapshot-t.h"
 #include "types/worker-t.h"
 
@@ -36,6 +37,7 @@ void snap_unref(struct bff_snapshot *s)
     pipeline_snapshot_cleanup(s);
     metrics_snapshot_cleanup(s);
     free(s->sign_key);
+    tls_cert_unref(s->tls);
     free(s->services);
     bff_config_free(s->cfg);
     free(s);
@@ -105,6 +107,17 @@ struct bff_snapshot *snap_load(const struct bff_app *app, const char *path,
             fprintf(err, "%s:%d:%d: internal_signing_key_file \"%s\": %s\n", path,
                     cfg->auth.pos.line, cfg->auth.pos.col,
                     cfg->auth.internal_signing_key_file, why ? why : bff_strerror(rc));
+            goto fail;
+        }
+    }
+    if (cfg->tls.cert) {
+        char why[768];
+        int  which = 0;
+        if (!(s->tls = tls_cert_load(cfg->tls.cert, cfg->tls.key, why, sizeof(why),
+                                     &which))) {
+            const struct bff_pos *at = which ? &cfg->tls.key_pos : &cfg->tls.cert_pos;
+            fprintf(err, "%s:%d:%d: tls.%s: %s\n", path, at->line, at->col,
+                    which ? "key" : "cert", why);
             goto fail;
         }
     }

@@ -18,6 +18,7 @@ struct jwks_src;
 struct tokcache_set;
 struct rl_snap;
 struct res_svc;
+struct bff_tls_cert;
 
 /* ---- config snapshot: immutable, reference counted -------------------- */
 
@@ -43,6 +44,8 @@ struct bff_snapshot {
     size_t                  sign_keylen;
     uint32_t               *route_mslot; /* cfg->nroutes metrics slots (metrics.c) */
     struct rl_snap         *rl; /* rate-limit policies and counters (rl_store.c) */
+    struct bff_tls_cert    *tls; /* the listener's certificate (tls:); NULL = plain
+                                    HTTP (snapshot/tls.c) */
 };
 
 #endif

@@ -56,6 +56,7 @@ struct bff_worker {
     int                  wakefd;      /* eventfd: stop / reload / drain */
     int                  listen_fd;
     struct MHD_Daemon   *mhd;
+    int                  mhd_tls;     /* the daemon serves HTTPS (front/tls.c) */
     void                *multi;       /* CURLM */
     struct bff_snapshot *snap;        /* this worker's config; swapped on wake */
     unsigned             snap_borrowers; /* requests using snap on the worker's

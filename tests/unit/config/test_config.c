@@ -606,7 +606,35 @@ START_TEST(err_unknown_key_top)
                "t.yaml:4:1: unknown key \"frobnicate\" at the top level; expected "
                "listen, workers, admin_listen, admin_token_file, drain_timeout, "
                "access_log, limits, services, auth, rate_limit, cors, tracing, "
-               "routes or resolver");
+               "routes, resolver or tls");
+}
+END_TEST
+
+/* tls: the listener's certificate and key, both or neither */
+START_TEST(tls_listener)
+{
+    struct bff_diag    d = {0};
+    struct bff_config *c = parse("tls: { cert: a.crt, key: a.key }\n" ROUTE, &d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->tls.cert, "a.crt");
+    ck_assert_str_eq(c->tls.key, "a.key");
+    ck_assert_int_eq(c->tls.cert_pos.line, 1);
+    ck_assert_int_eq(c->tls.cert_pos.col, 14);
+    ck_assert_int_eq(c->tls.key_pos.col, 26);
+    bff_config_free(c);
+    bff_diag_cleanup(&d);
+    c = parse(ROUTE, &d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(c->tls.cert); /* plain HTTP */
+    bff_config_free(c);
+    bff_diag_cleanup(&d);
+    expect_err("tls: { key: a.key }\n" ROUTE,
+               "t.yaml:1:6: tls: needs both cert: (the PEM chain) and key: (its private "
+               "key); leave tls out for plain HTTP");
+    expect_err("tls: { cert: a.crt, key: a.key, ca: c.crt }\n" ROUTE,
+               "t.yaml:1:33: unknown key \"ca\" in tls; expected cert or key");
+    expect_err("tls: a.crt\n" ROUTE,
+               "t.yaml:1:6: tls: expected a mapping (key: value), got a single value");
 }
 END_TEST
 
@@ -1254,7 +1282,7 @@ START_TEST(many_errors_one_pass)
     ck_assert_str_eq(d.msgs[4], "t.yaml:8:1: unknown key \"bogus\" at the top level; "
                                 "expected listen, workers, admin_listen, admin_token_file, "
                                 "drain_timeout, access_log, limits, services, auth, "
-                                "rate_limit, cors, tracing, routes or resolver");
+                                "rate_limit, cors, tracing, routes, resolver or tls");
     bff_diag_cleanup(&d);
 }
 END_TEST
@@ -1430,6 +1458,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, ok);
 
     tcase_add_test(bad, err_unknown_key_top);
+    tcase_add_test(bad, tls_listener);
     tcase_add_test(bad, admin_token_file);
     tcase_add_test(bad, err_unknown_key_service);
     tcase_add_test(bad, err_unknown_key_route);
