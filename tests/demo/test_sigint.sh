@@ -91,7 +91,7 @@ margin_ms=3000
 limit_ms=$((drain_ms + margin_ms))
 
 ports_demo="8081 8082 9081 9082 9100 9101 9102 9103"
-ports_fleet="8080 8081 8083 9081 9083 6390 8404 9100 9101 9102 9103"
+ports_fleet="8080 8081 8083 9081 9083 6390 8404 9100 9101 9102 9103 9110 9112"
 
 # case name, how to start, the signal and its target (group|pid), the exit
 # status expected, the processes the demo must have started, its log folder
@@ -216,11 +216,11 @@ run_case() {
 }
 
 run_case fleet-make-int make-ign:demo-fleet INT group 2 \
-  "redis-server shop-services bff-mobile bff-mobile haproxy" run/fleet "$ports_fleet"
+  "redis-server shop-services shop-services bff-mobile bff-mobile haproxy" run/fleet "$ports_fleet"
 run_case demo-make-int make-dfl:demo INT group 130 \
   "shop-services bff-mobile bff-web" run "$ports_demo"
 run_case demo-script-pid-int script:demo.sh INT pid 130 \
   "shop-services bff-mobile bff-web" run "$ports_demo"
 run_case fleet-script-term script:demo-fleet.sh TERM group 143 \
-  "redis-server shop-services bff-mobile bff-mobile haproxy" run/fleet "$ports_fleet"
+  "redis-server shop-services shop-services bff-mobile bff-mobile haproxy" run/fleet "$ports_fleet"
 echo "PASS: every demo process gone within drain_timeout ($drain_ms ms) + $margin_ms ms"
