@@ -26,6 +26,8 @@ int bff_duration_parse(const char *text, uint64_t *out_ms, const char **why);
 int bff_size_parse(const char *text, uint64_t *out_bytes, const char **why);
 
 enum bff_auth_mode { BFF_AUTH_NONE = 0, BFF_AUTH_OPTIONAL, BFF_AUTH_REQUIRED };
+/* A route's Idempotency-Key handling (SPEC section 4, docs/idempotency.md). */
+enum bff_idem_mode { BFF_IDEM_OFF = 0, BFF_IDEM_OPTIONAL, BFF_IDEM_REQUIRED };
 enum bff_route_kind { BFF_ROUTE_PROXY = 0, BFF_ROUTE_HANDLER, BFF_ROUTE_STATIC };
 enum bff_rl_key { BFF_RL_KEY_USER_OR_IP = 0, BFF_RL_KEY_IP, BFF_RL_KEY_USER };
 
@@ -120,6 +122,7 @@ struct bff_route_conf {
     uint32_t            timeout_ms;  /* 0 = the service's (proxy) or 5000 (handler) */
     uint32_t            methods;     /* enum bff_method bits */
     int                 strip_prefix;/* proxy: drop the route prefix; default 0 */
+    enum bff_idem_mode  idempotency; /* default off */
     struct bff_pos      pos;
 };
 
@@ -180,6 +183,16 @@ struct bff_config {
         uint32_t  store_timeout_ms;  /* default 50 */
         uint32_t  max_keys;          /* default 100000 */
     } rate_limit;
+
+    struct {
+        char     *store;             /* "memory" (default) or "redis://h:p/db" */
+        uint32_t  ttl_ms;            /* default 24 h */
+        uint64_t  max_body;          /* largest answer kept; default 256 KiB */
+        uint32_t  max_entries;       /* memory store: keys kept; default 10000 */
+        uint64_t  max_bytes;         /* memory store: answer bytes kept; 64 MiB */
+        int       on_store_error_deny; /* default 1 (deny: 503) */
+        uint32_t  store_timeout_ms;  /* redis: default 50 */
+    } idempotency;
 
     struct {
         char    **origins;           /* NULL-terminated; NULL = CORS off */

@@ -1577,6 +1577,58 @@ static void rate_limit(struct ctx *c, const yaml_node_t *n)
         u32(c, v[4], "max_keys", &cfg->rate_limit.max_keys, 1, 100000000);
 }
 
+/* idempotency: where kept answers live, for how long, how large
+ * (docs/idempotency.md). */
+static void idempotency(struct ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"store",       "ttl",       "max_body",
+                                       "max_entries", "max_bytes", "on_store_error",
+                                       "store_timeout", NULL};
+    static const char *const onerr_names[] = {"allow", "deny", NULL};
+    struct bff_config       *cfg = c->cfg;
+    yaml_node_t             *v[7];
+    int                      i;
+
+    if (getmap(c, n, "idempotency", "in idempotency", keys, v))
+        return;
+    if (v[0]) {
+        const char *s = scalar(c, v[0], "store"), *why = NULL;
+        char        qb[QLEN];
+        if (s && strcmp(s, "memory")) {
+            if (strncmp(s, "redis://", 8))
+                why = "must be memory or redis://host:port[/db]";
+            else
+                redischeck(s, &why);
+            if (why)
+                err(c, v[0], "store %s: %s", q(qb, sizeof qb, s), why);
+        }
+        if (s && !why)
+            str(c, v[0], "store", &cfg->idempotency.store);
+    }
+    if (v[1])
+        dur(c, v[1], "ttl", &cfg->idempotency.ttl_ms, SEC, 30 * 24 * HOUR);
+    if (v[2])
+        bytes(c, v[2], "max_body", &cfg->idempotency.max_body, 0, 64 * MIB);
+    if (v[3])
+        u32(c, v[3], "max_entries", &cfg->idempotency.max_entries, 1, 100000000);
+    if (v[4])
+        bytes(c, v[4], "max_bytes", &cfg->idempotency.max_bytes, KIB, 64 * GIB);
+    if (v[5] && (i = oneof(c, v[5], "on_store_error", onerr_names)) >= 0)
+        cfg->idempotency.on_store_error_deny = i;
+    if (v[6])
+        dur(c, v[6], "store_timeout", &cfg->idempotency.store_timeout_ms, 1, 10 * SEC);
+    int redis = cfg->idempotency.store && strcmp(cfg->idempotency.store, "memory");
+    if (redis && (v[3] || v[4]))
+        err(c, v[3] ? v[3] : v[4],
+            "%s: applies to the memory store only; Redis keeps what its own "
+            "maxmemory allows",
+            v[3] ? "max_entries" : "max_bytes");
+    if (!redis && v[6])
+        err(c, v[6],
+            "store_timeout: applies to a redis:// store only; the memory store "
+            "never waits");
+}
+
 /* A request header a preflight may allow: an RFC 9110 token. */
 static int corsheadercheck(struct ctx *c, const yaml_node_t *n, const char *key,
                            const char *s)
@@ -1951,10 +2003,23 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
 {
     static const char *const keys[] = {
         "path",       "service", "handler", "static",       "auth", "roles",
-        "rate_limit", "timeout", "methods", "strip_prefix", NULL};
-    enum { PATH, SERVICE, HANDLER, STATIC, AUTH, ROLES, RATE, TIMEOUT, METHODS, STRIP };
+        "rate_limit", "timeout", "methods", "strip_prefix", "idempotency", NULL};
+    enum {
+        PATH,
+        SERVICE,
+        HANDLER,
+        STATIC,
+        AUTH,
+        ROLES,
+        RATE,
+        TIMEOUT,
+        METHODS,
+        STRIP,
+        IDEM
+    };
     static const char *const auth_names[] = {"none", "optional", "required", NULL};
-    yaml_node_t             *v[10];
+    static const char *const idem_names[] = {"off", "optional", "required", NULL};
+    yaml_node_t             *v[11];
     char                     qb[QLEN];
     const char              *s, *why;
     int                      kinds, i, auth_bad = 0;
@@ -2031,6 +2096,13 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
         boolean(c, v[STRIP], "strip_prefix", &r->strip_prefix);
         if (kinds == 1 && !v[SERVICE])
             err(c, v[STRIP], "strip_prefix: applies to service: routes only");
+    }
+    if (v[IDEM] && (i = oneof(c, v[IDEM], "idempotency", idem_names)) >= 0) {
+        r->idempotency = (enum bff_idem_mode)i;
+        if (i && kinds == 1 && v[STATIC])
+            err(c, v[IDEM],
+                "idempotency: a static: route answers GET and HEAD only; "
+                "Idempotency-Key applies to POST and PATCH");
     }
 }
 
@@ -2140,7 +2212,7 @@ static void top(struct ctx *c, const yaml_node_t *root)
         "listen",   "workers",    "admin_listen", "admin_token_file", "drain_timeout",
         "access_log", "limits", "services",     "auth",             "rate_limit",
         "cors",     "tracing",    "routes",       "resolver",         "tls",
-        NULL};
+        "idempotency", NULL};
     enum {
         LISTEN,
         WORKERS,
@@ -2156,7 +2228,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
         TRACING,
         ROUTES,
         RESOLVER,
-        TLS
+        TLS,
+        IDEMP
     };
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};
@@ -2227,6 +2300,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
         cors(c, v[CORS]);
     if (v[TRACING])
         tracing(c, v[TRACING]);
+    if (v[IDEMP])
+        idempotency(c, v[IDEMP]);
     /* last: routes refer to services and may add implicit ones */
     if (c->oom)
         return;
@@ -2254,6 +2329,12 @@ static void defaults(struct bff_config *cfg)
     cfg->rate_limit.store_timeout_ms = 50;
     cfg->rate_limit.max_keys = 100000;
     cfg->cors.max_age_ms = 600000;
+    cfg->idempotency.ttl_ms = 24 * HOUR;
+    cfg->idempotency.max_body = 256 * KIB;
+    cfg->idempotency.max_entries = 10000;
+    cfg->idempotency.max_bytes = 64 * MIB;
+    cfg->idempotency.on_store_error_deny = 1;
+    cfg->idempotency.store_timeout_ms = 50;
     cfg->tracing.sample_ratio = 1.0;
 }
 
@@ -2265,6 +2346,8 @@ static void string_defaults(struct ctx *c)
     if (!cfg->listen && !(cfg->listen = strdup("127.0.0.1:8080")))
         c->oom = 1;
     if (!cfg->rate_limit.store && !(cfg->rate_limit.store = strdup("memory")))
+        c->oom = 1;
+    if (!cfg->idempotency.store && !(cfg->idempotency.store = strdup("memory")))
         c->oom = 1;
     if (!cfg->auth.claim_user_id && !(cfg->auth.claim_user_id = strdup("sub")))
         c->oom = 1;
@@ -2493,6 +2576,7 @@ void bff_config_free(struct bff_config *cfg)
     free(cfg->auth.claim_roles);
     free(cfg->auth.internal_signing_key_file);
     free(cfg->rate_limit.store);
+    free(cfg->idempotency.store);
     strv_free(cfg->cors.origins);
     strv_free(cfg->cors.headers);
     free(cfg->cors.allow_headers);

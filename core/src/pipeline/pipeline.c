@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "pipeline/auth.h"
+#include "pipeline/idempotency.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/ratelimit.h"
 #include "request/request.h"
@@ -24,6 +25,8 @@ static const struct bff_step steps[] = {
     {"ratelimit_hold", BFF_PHASE_BODY, 0, step_ratelimit_hold, NULL, NULL, NULL},
     {"refusal", BFF_PHASE_BODY, 0, step_refusal, NULL, NULL, NULL},
     {"body", BFF_PHASE_BODY, 0, step_body, NULL, NULL, NULL},
+    {"idempotency", BFF_PHASE_BODY, 0, step_idempotency, idem_snapshot_init,
+     idem_snapshot_cleanup, idem_request_done},
     {"dispatch", BFF_PHASE_BODY, 0, step_dispatch, NULL, NULL, NULL},
 };
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))

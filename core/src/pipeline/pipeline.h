@@ -71,6 +71,7 @@ enum bff_step_result step_ratelimit_policy(struct bff_request *r); /* ratelimit.
 enum bff_step_result step_ratelimit(struct bff_request *r);     /* ratelimit.c */
 enum bff_step_result step_ratelimit_hold(struct bff_request *r); /* ratelimit.c */
 enum bff_step_result step_body(struct bff_request *r);          /* body.c */
+enum bff_step_result step_idempotency(struct bff_request *r);   /* idempotency.c */
 enum bff_step_result step_dispatch(struct bff_request *r);      /* dispatch.c */
 
 /* The refusal left for later, answered (pipeline.c). */

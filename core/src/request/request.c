@@ -132,6 +132,12 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
             free(body);
         return;
     }
+    if (r->on_answer) {
+        void (*fn)(struct bff_request *, int, const char *, const char *, size_t,
+                   const struct bff_hdr *, size_t) = r->on_answer;
+        r->on_answer = NULL;
+        fn(r, status, content_type, body, body ? len : 0, hdrs, nhdrs);
+    }
     resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
                                            body_malloced ? MHD_RESPMEM_MUST_FREE
                                                          : MHD_RESPMEM_PERSISTENT);

@@ -30,7 +30,8 @@ void req_each_header(struct bff_request *r,
  * request's arena or is static). @hdrs (may be NULL) are added as given,
  * then X-Request-Id, then the headers pushed on the request. Callable from a
  * step, a handler or an upstream completion (it resumes the connection). A
- * request answers once; later calls are ignored. */
+ * request answers once; later calls are ignored. A step that set
+ * r->on_answer sees the answer first (once). */
 void req_respond(struct bff_request *r, int status, const char *content_type,
                  char *body, size_t len, int body_malloced,
                  const struct bff_hdr *hdrs, size_t nhdrs);

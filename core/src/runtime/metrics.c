@@ -39,6 +39,7 @@ struct m_route {
     _Atomic uint64_t bucket[NB + 1];
     _Atomic uint64_t sum_us;
     _Atomic uint64_t rl[3]; /* allowed, refused, store errors */
+    _Atomic uint64_t idem[METRICS_IDEM_NRESULTS];
 };
 
 struct m_svc {
@@ -290,6 +291,17 @@ void metrics_ratelimit_store_error(struct bff_request *r)
     BUMP(c->rl[2], 1);
 }
 
+void metrics_idempotency(struct bff_request *r, enum metrics_idem result)
+{
+    struct bff_metrics_worker *m = r->w->metrics;
+    if (!m || r->route_idx < 0 || !r->snap->route_mslot ||
+        (unsigned)result >= METRICS_IDEM_NRESULTS)
+        return;
+    uint32_t        slot = r->snap->route_mslot[r->route_idx];
+    struct m_route *c = &m->routes[slot / CHUNK][slot % CHUNK];
+    BUMP(c->idem[result], 1);
+}
+
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why)
 {
     struct bff_metrics_worker *m = w->metrics;
@@ -332,6 +344,7 @@ struct sum_route {
     uint64_t bucket[NB + 1];
     uint64_t sum_us;
     uint64_t rl[3];
+    uint64_t idem[METRICS_IDEM_NRESULTS];
 };
 
 struct sum_svc {
@@ -354,6 +367,8 @@ static void sum_route(uint32_t slot, struct sum_route *out)
         out->rl[0] += READ(c->rl[0]);
         out->rl[1] += READ(c->rl[1]);
         out->rl[2] += READ(c->rl[2]);
+        for (int i = 0; i < METRICS_IDEM_NRESULTS; i++)
+            out->idem[i] += READ(c->idem[i]);
     }
 }
 
@@ -424,12 +439,31 @@ static void render_routes(FILE *f, const struct bff_snapshot *s, struct sum_rout
          "store gave no verdict; on_store_error decided).");
     static const char *const rl_result[3] = {"allowed", "refused", "store_error"};
     for (uint32_t k = 0; k < reg.nroutes; k++) {
-        if (!rlconf[k] && !sums[k].rl[0] && !sums[k].rl[1] && !sums[k].rl[2])
+        if (!(rlconf[k] & 1) && !sums[k].rl[0] && !sums[k].rl[1] && !sums[k].rl[2])
             continue;
         for (int i = 0; i < 3; i++) {
             fputs("bff_ratelimit_total{route=\"", f);
             label(f, reg.route[k]);
             fprintf(f, "\",result=\"%s\"} %" PRIu64 "\n", rl_result[i], sums[k].rl[i]);
+        }
+    }
+    head(f, "bff_idempotency_total", "counter",
+         "Idempotency-Key requests by route pattern and result (new: forwarded; "
+         "replayed: the kept answer; conflict: 409 in flight; mismatch: 422 another "
+         "body; store_error: on_store_error decided).");
+    static const char *const idem_result[METRICS_IDEM_NRESULTS] = {
+        "new", "replayed", "conflict", "mismatch", "store_error"};
+    for (uint32_t k = 0; k < reg.nroutes; k++) {
+        uint64_t any = 0;
+        for (int i = 0; i < METRICS_IDEM_NRESULTS; i++)
+            any |= sums[k].idem[i];
+        if (!(rlconf[k] & 2) && !any)
+            continue;
+        for (int i = 0; i < METRICS_IDEM_NRESULTS; i++) {
+            fputs("bff_idempotency_total{route=\"", f);
+            label(f, reg.route[k]);
+            fprintf(f, "\",result=\"%s\"} %" PRIu64 "\n", idem_result[i],
+                    sums[k].idem[i]);
         }
     }
     (void)s;
@@ -597,7 +631,9 @@ char *metrics_render(const struct metrics_info *in, size_t *len)
     for (size_t i = 0; s->route_mslot && i < s->cfg->nroutes; i++) {
         rin[s->route_mslot[i]] = 1;
         if (s->cfg->routes[i].rate.count)
-            rrl[s->route_mslot[i]] = 1;
+            rrl[s->route_mslot[i]] |= 1;
+        if (s->cfg->routes[i].idempotency != BFF_IDEM_OFF)
+            rrl[s->route_mslot[i]] |= 2;
     }
     for (size_t i = 0; i < s->cfg->nservices; i++)
         sin[s->services[i].mslot] = 1;

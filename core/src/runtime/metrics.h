@@ -84,6 +84,17 @@ enum metrics_outcome metrics_up_outcome(enum up_result result, int status);
 void metrics_ratelimit(struct bff_request *r, int allowed);
 /* A rate-limit store that gave no verdict for @r (on_store_error decided). */
 void metrics_ratelimit_store_error(struct bff_request *r);
+/* An Idempotency-Key request's result on @r's route
+ * (bff_idempotency_total{route,result}). */
+enum metrics_idem {
+    METRICS_IDEM_NEW = 0,
+    METRICS_IDEM_REPLAYED,
+    METRICS_IDEM_CONFLICT,
+    METRICS_IDEM_MISMATCH,
+    METRICS_IDEM_STORE_ERROR,
+    METRICS_IDEM_NRESULTS
+};
+void metrics_idempotency(struct bff_request *r, enum metrics_idem result);
 /* Counts a token that bff_jwt_verify refused with @why. */
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why);
 /* Client connections of @w opened (+1) or closed (-1). */

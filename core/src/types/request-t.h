@@ -18,6 +18,7 @@ struct MHD_Connection;
 struct up_call;
 struct bff_agg;
 struct rl_req;
+struct idem_req;
 
 #define REQ_MAX_RHDRS 8
 
@@ -88,12 +89,21 @@ struct bff_request {
     /* the handler's way to stop what it started (client left, shutdown,
      * completion): set by the handler, called once by req_cancel() */
     void                       (*cancel)(struct bff_request *r);
+    /* a step's way to see the answer as it is set (req_respond calls it
+     * once, before the answer goes out, then clears it): the status, the
+     * content type, the body and the headers given with it (not
+     * X-Request-Id nor the pushed ones) */
+    void                       (*on_answer)(struct bff_request *r, int status,
+                                            const char *content_type, const char *body,
+                                            size_t len, const struct bff_hdr *hdrs,
+                                            size_t nhdrs);
     int                          client_fd; /* watched while suspended */
     int                          watching;  /* client_fd is in the epoll set */
     /* per-step and per-handler state */
     struct up_call              *proxy;     /* handlers/proxy.c */
     struct bff_agg              *agg;       /* handlers/agg.c */
     struct rl_req               *rl;        /* pipeline/ratelimit.c */
+    struct idem_req             *idem;      /* pipeline/idempotency.c */
 };
 
 #endif

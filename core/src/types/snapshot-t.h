@@ -17,6 +17,7 @@ struct bff_keyset;
 struct jwks_src;
 struct tokcache_set;
 struct rl_snap;
+struct idem_snap;
 struct res_svc;
 struct bff_tls_cert;
 
@@ -46,6 +47,7 @@ struct bff_snapshot {
     struct rl_snap         *rl; /* rate-limit policies and counters (rl_store.c) */
     struct bff_tls_cert    *tls; /* the listener's certificate (tls:); NULL = plain
                                     HTTP (snapshot/tls.c) */
+    struct idem_snap       *idem; /* idempotency store (pipeline/idempotency.c) */
 };
 
 #endif

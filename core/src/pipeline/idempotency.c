@@ -1,0 +1,292 @@
+/* core/src/pipeline/idempotency.c — the Idempotency-Key step (SPEC section 4,
+ * docs/idempotency.md)
+ *
+ * On a route with `idempotency: optional | required`, a POST or PATCH with
+ * Idempotency-Key is scoped to (route, user id when authenticated or else
+ * the client address, key) and claimed in the store with the SHA-256 of its
+ * body. The first claim is forwarded and its answer seen through
+ * r->on_answer (request/): kept for `ttl` unless it is a 5xx, a 499 (the
+ * client left) or larger than `max_body`, in which case the claim is
+ * released and the client may retry. A repeat with the same body gets the
+ * kept answer and `Idempotent-Replayed: true` without reaching the
+ * service; while the first is in flight, 409 (Retry-After: 1); with another
+ * body, 422; without a key on a required route, 400.
+ *
+ * Its place in the table: in the BODY phase (the body's hash is part of the
+ * claim), after the rate limit's verdict, the held refusals and the body
+ * checks (a request refused there never claims a key, so a refusal is never
+ * kept), right before dispatch.
+ *
+ * The memory store (rules/idemstore.c) is one per process, shared by every
+ * worker and kept across reloads: each snapshot holds a reference, the
+ * bounds are those of the first config that uses it. A claim the store
+ * cannot make (every entry in flight, out of memory) is a store error:
+ * idempotency.on_store_error decides (deny: 503 + Retry-After: 1; allow:
+ * forwarded, not kept). */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "bff/util.h"
+#include "base/log.h"
+#include "pipeline/idempotency.h"
+#include "pipeline/pipeline.h"
+#include "request/request.h"
+#include "rules/idemstore.h"
+#include "runtime/metrics.h"
+#include "types/snapshot-t.h"
+#include "types/worker-t.h"
+
+#define IDEM_LEASE_MS 60000 /* a claim whose request was lost lasts this long */
+
+struct idem_snap {
+    struct idem_store *mem;
+    uint64_t           ttl_ms;
+    uint64_t           max_body;
+    int                deny;
+};
+
+/* Per request, in its arena, once it claimed a key. */
+struct idem_req {
+    const char *scope;
+    int         claimed; /* in flight: keep or release */
+};
+
+/* ---- the process's memory store ----------------------------------------------- */
+
+static pthread_mutex_t    mem_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct idem_store *mem_store;
+static unsigned           mem_refs;
+
+static struct idem_store *mem_ref(const struct bff_config *cfg)
+{
+    struct idem_store *st;
+
+    pthread_mutex_lock(&mem_mu);
+    if (!mem_store)
+        mem_store =
+            idem_store_new(cfg->idempotency.max_entries, cfg->idempotency.max_bytes);
+    if (mem_store)
+        mem_refs++;
+    st = mem_store;
+    pthread_mutex_unlock(&mem_mu);
+    return st;
+}
+
+static void mem_unref(void)
+{
+    pthread_mutex_lock(&mem_mu);
+    if (mem_refs && --mem_refs == 0) {
+        idem_store_free(mem_store);
+        mem_store = NULL;
+    }
+    pthread_mutex_unlock(&mem_mu);
+}
+
+/* ---- snapshot ------------------------------------------------------------------- */
+
+int idem_snapshot_init(struct bff_snapshot *s, FILE *err)
+{
+    const struct bff_config *cfg = s->cfg;
+    struct idem_snap        *is;
+    int                      used = 0;
+
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        used |= cfg->routes[i].idempotency != BFF_IDEM_OFF;
+    if (!used)
+        return 0;
+    if (!(is = calloc(1, sizeof(*is))))
+        goto oom;
+    s->idem = is;
+    is->ttl_ms = cfg->idempotency.ttl_ms;
+    is->max_body = cfg->idempotency.max_body;
+    is->deny = cfg->idempotency.on_store_error_deny;
+    if (cfg->idempotency.store && strcmp(cfg->idempotency.store, "memory") != 0) {
+        fprintf(err, "%s: idempotency.store \"%s\": the Redis store is not built yet\n",
+                cfg->path, cfg->idempotency.store);
+        return -1;
+    }
+    if (!(is->mem = mem_ref(cfg)))
+        goto oom;
+    return 0;
+oom:
+    fprintf(err, "%s: out of memory preparing idempotency\n", cfg->path);
+    return -1;
+}
+
+void idem_snapshot_cleanup(struct bff_snapshot *s)
+{
+    if (!s->idem)
+        return;
+    if (s->idem->mem)
+        mem_unref();
+    free(s->idem);
+    s->idem = NULL;
+}
+
+/* ---- the answer --------------------------------------------------------------- */
+
+static void release(struct bff_request *r)
+{
+    struct idem_req *q = r->idem;
+
+    if (!q || !q->claimed)
+        return;
+    q->claimed = 0;
+    idem_store_release(r->snap->idem->mem, q->scope);
+}
+
+/* r->on_answer of a request that claimed its key. */
+static void on_answer(struct bff_request *r, int status, const char *content_type,
+                      const char *body, size_t len, const struct bff_hdr *hdrs,
+                      size_t nhdrs)
+{
+    struct idem_req        *q = r->idem;
+    const struct idem_snap *is = r->snap->idem;
+    char                   *packed;
+    size_t                  plen = 0;
+
+    if (!q || !q->claimed)
+        return;
+    /* 5xx: the service or the gateway failed, the client may retry; 499:
+     * the client left; 1xx never reach here */
+    if (status < 200 || status >= 500 || status == 499 || len > is->max_body ||
+        !(packed = idem_pack(status, content_type, body, len, hdrs, nhdrs, &plen))) {
+        release(r);
+        return;
+    }
+    q->claimed = 0;
+    idem_store_keep(is->mem, q->scope, packed, plen, bff_now_ms(), is->ttl_ms);
+}
+
+void idem_request_done(struct bff_request *r)
+{
+    release(r); /* completed without an answer we saw (the client left) */
+}
+
+/* ---- the step --------------------------------------------------------------------- */
+
+/* 1-255 visible ASCII characters (SPEC section 4). */
+static int key_ok(const char *k)
+{
+    size_t n = 0;
+    for (; k[n]; n++)
+        if ((unsigned char)k[n] < 0x21 || (unsigned char)k[n] > 0x7e)
+            return 0;
+    return n >= 1 && n <= 255;
+}
+
+/* (route, user or address, key), each part length-prefixed so that no
+ * route, client and key can spell another's scope. */
+static const char *scope_of(struct bff_request *r, const char *key)
+{
+    const char *path = r->route->path;
+    int         user = r->authenticated && r->ident.user_id[0];
+    const char *who = user ? r->ident.user_id : r->client_ip;
+
+    return bff_arena_printf(&r->arena, "portico:idem:%zu:%s:%s:%zu:%s:%s", strlen(path),
+                            path, user ? "u" : "i", strlen(who), who, key);
+}
+
+static void replay(struct bff_request *r, char *packed, size_t len)
+{
+    struct idem_unpacked u;
+    struct bff_hdr      *h;
+    char                *body;
+
+    if (idem_unpack(packed, len, &u) != 0 ||
+        !(h = bff_arena_alloc(&r->arena, (u.nhdrs + 1) * sizeof(*h))) ||
+        !(body = malloc(u.body_len ? u.body_len : 1))) {
+        req_problem(r, 500, "the kept answer cannot be read", NULL, 0);
+        return;
+    }
+    memcpy(h, u.hdrs, u.nhdrs * sizeof(*h));
+    h[u.nhdrs] = (struct bff_hdr){"Idempotent-Replayed", "true"};
+    memcpy(body, u.body, u.body_len);
+    /* req_respond copies the headers and owns the body: @packed can go */
+    req_respond(r, u.status, u.content_type, body, u.body_len, 1, h, u.nhdrs + 1);
+}
+
+enum bff_step_result step_idempotency(struct bff_request *r)
+{
+    const struct idem_snap *is = r->snap->idem;
+    const char             *key;
+    uint8_t                 sha[IDEM_SHA_LEN];
+    unsigned int            shalen = 0;
+    char                   *packed = NULL;
+    size_t                  plen = 0;
+    struct idem_req        *q;
+
+    if (!is || !r->route || r->route->idempotency == BFF_IDEM_OFF ||
+        (strcmp(r->method, "POST") != 0 && strcmp(r->method, "PATCH") != 0))
+        return STEP_NEXT;
+    key = req_header(r, "Idempotency-Key");
+    if (!key) {
+        if (r->route->idempotency != BFF_IDEM_REQUIRED)
+            return STEP_NEXT;
+        req_problem(r, 400,
+                    "this route requires an Idempotency-Key header (1 to 255 visible "
+                    "ASCII characters)",
+                    NULL, 0);
+        return STEP_DONE;
+    }
+    if (!key_ok(key)) {
+        req_problem(r, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    NULL, 0);
+        return STEP_DONE;
+    }
+    if (EVP_Digest(r->body ? r->body : "", r->body_len, sha, &shalen, EVP_sha256(),
+                   NULL) != 1 ||
+        shalen != IDEM_SHA_LEN || !(q = bff_arena_alloc(&r->arena, sizeof(*q))) ||
+        !(q->scope = scope_of(r, key))) {
+        req_problem(r, 500, "out of memory", NULL, 0);
+        return STEP_DONE;
+    }
+    q->claimed = 0;
+    switch (idem_store_claim(is->mem, q->scope, sha, bff_now_ms(),
+                             is->ttl_ms < IDEM_LEASE_MS ? is->ttl_ms : IDEM_LEASE_MS,
+                             &packed, &plen)) {
+    case IDEM_NEW:
+        q->claimed = 1;
+        r->idem = q;
+        r->on_answer = on_answer;
+        metrics_idempotency(r, METRICS_IDEM_NEW);
+        return STEP_NEXT;
+    case IDEM_REPLAY:
+        metrics_idempotency(r, METRICS_IDEM_REPLAYED);
+        replay(r, packed, plen);
+        free(packed);
+        return STEP_DONE;
+    case IDEM_CONFLICT: {
+        static const struct bff_hdr h = {"Retry-After", "1"};
+        metrics_idempotency(r, METRICS_IDEM_CONFLICT);
+        req_problem(r, 409,
+                    "a request with this Idempotency-Key is still in progress; retry "
+                    "once it is answered",
+                    &h, 1);
+        return STEP_DONE;
+    }
+    case IDEM_MISMATCH:
+        metrics_idempotency(r, METRICS_IDEM_MISMATCH);
+        req_problem(r, 422,
+                    "this Idempotency-Key was used with another request body; use a new "
+                    "key for a new request",
+                    NULL, 0);
+        return STEP_DONE;
+    case IDEM_FULL:
+    default:
+        break;
+    }
+    metrics_idempotency(r, METRICS_IDEM_STORE_ERROR);
+    log_event("warn", "idempotency store memory: no room for a claim (route %s); "
+              "on_store_error %s", r->route->path, is->deny ? "deny" : "allow");
+    if (is->deny) {
+        static const struct bff_hdr h = {"Retry-After", "1"};
+        req_problem(r, 503, "the idempotency store is unavailable", &h, 1);
+        return STEP_DONE;
+    }
+    return STEP_NEXT;
+}
