@@ -4,6 +4,8 @@
  * sent at once (curl multi, one connection each) while the shop holds the
  * first one (delay fault); the assertions are counts, never timings. */
 #include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <time.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -429,6 +431,337 @@ START_TEST(config_errors_name_line_and_column)
 }
 END_TEST
 
+/* ---- Redis ------------------------------------------------------------------- */
+
+struct redis {
+    struct h_proc proc;
+    int           port; /* 0 until the first start */
+    struct h_port hold; /* the port, held across restarts */
+};
+
+static const char *redis_bin(void)
+{
+    static char path[512];
+    char       *p = h_run("command -v redis-server");
+    ck_assert_msg(p && *p, "redis-server is not installed (scripts/install-deps.sh)");
+    snprintf(path, sizeof(path), "%s", p);
+    free(p);
+    return path;
+}
+
+/* A connection to the test's Redis, or NULL. */
+static redisContext *redis_connect(int port)
+{
+    struct timeval tv = {1, 0};
+    redisContext  *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (c && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    if (c)
+        redisSetTimeout(c, tv);
+    return c;
+}
+
+static int redis_ping(int port)
+{
+    redisContext *c = redis_connect(port);
+    int           ok = 0;
+    if (!c)
+        return 0;
+    redisReply *r = redisCommand(c, "PING");
+    ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+static char *const *redis_argv(int port, void *ud)
+{
+    static char  p[16];
+    static char *argv[] = {NULL, "--port",       p,    "--bind", "127.0.0.1", "--save",
+                           "",   "--appendonly", "no", NULL};
+    (void)ud;
+    argv[0] = (char *)redis_bin();
+    snprintf(p, sizeof(p), "%d", port);
+    return argv;
+}
+
+/* Starts Redis: the first time on a port of its own (held from then on),
+ * again after redis_stop_keeping_port on the same port. */
+static void redis_start(struct redis *rd)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "redis-%d", (int)getpid());
+    if (!rd->port) {
+        rd->port = h_spawn_on_port(&rd->proc, name, dir, redis_argv, NULL, &rd->hold);
+        ck_assert_msg(rd->port > 0, "redis-server did not start");
+    } else {
+        ck_assert_int_eq(h_spawn_listening(&rd->proc, name, redis_argv(rd->port, NULL),
+                                           dir, rd->port),
+                         0);
+    }
+    for (int i = 0; i < 500 && !redis_ping(rd->port); i++) { /* bounded: 10 s */
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(redis_ping(rd->port), "redis-server did not answer PING");
+}
+
+/* Stops Redis; its port stays ours for redis_start to come back on. */
+static void redis_stop_keeping_port(struct redis *rd)
+{
+    h_stop(&rd->proc);
+}
+
+static void redis_stop(struct redis *rd)
+{
+    h_stop(&rd->proc);
+    if (rd->port)
+        h_port_release(&rd->hold);
+}
+
+static char redis_yaml[4096];
+
+static const char *redis_config(int port, const char *on_error)
+{
+    snprintf(redis_yaml, sizeof(redis_yaml),
+             "listen: 127.0.0.1:%%1$d\n"
+             "admin_listen: 127.0.0.1:%%2$d\n"
+             "workers: 2\n"
+             "services:\n"
+             "  users: { url: \"http://127.0.0.1:%%3$d\", timeout: 5s, retries: 0 }\n"
+             "  orders: { url: \"http://127.0.0.1:%%4$d\", timeout: 5s, retries: 0 }\n"
+             "  inventory: { url: \"http://127.0.0.1:%%5$d\", timeout: 5s }\n"
+             "auth:\n"
+             "  jwt:\n"
+             "    jwks_file: @DIR@/jwks.json\n"
+             "    algorithms: [ES256]\n"
+             "rate_limit: { store: \"redis://127.0.0.1:%d/3\" }\n"
+             "idempotency:\n"
+             "  store: redis://127.0.0.1:%d/3\n"
+             "  ttl: 1h\n"
+             "  on_store_error: %s\n"
+             "  store_timeout: 500ms\n"
+             "routes:\n"
+             "  - path: /orders\n"
+             "    service: orders\n"
+             "    auth: required\n"
+             "    idempotency: required\n",
+             port, port, on_error);
+    return redis_yaml;
+}
+
+/* Keys of kept answers and claims in db @db. */
+static long redis_keys(int port, int db)
+{
+    redisContext *c = redis_connect(port);
+    long          n = -1;
+    ck_assert_ptr_nonnull(c);
+    redisReply *r = redisCommand(c, "SELECT %d", db);
+    freeReplyObject(r);
+    r = redisCommand(c, "KEYS portico:idem:*");
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        n = (long)r->elements;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+START_TEST(two_instances_sharing_redis_forward_one_of_50_duplicates)
+{
+    struct redis       rd = {0};
+    struct h_bff       b1, b2;
+    static struct res  rs[50];
+    struct curl_slist *hl = NULL;
+
+    redis_start(&rd);
+    const char *cfg = redis_config(rd.port, "deny");
+    ck_assert_int_eq(h_bff_start(&b1, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
+    ck_assert_int_eq(h_bff_start(&b2, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
+    hl = curl_slist_append(hl, "Content-Type: application/json");
+    hl = curl_slist_append(hl, bearer(tok_a));
+    hl = curl_slist_append(hl, "Idempotency-Key: k-fleet-50");
+
+    /* 25 to each instance at once, while the shop holds the one it gets */
+    ck_assert_int_eq(h_fault(&shop, "orders", "delay_ms=1500"), 0);
+    long        before = h_shop_requests(&shop, "orders");
+    const char *u1 = url(&b1, "/orders"), *u2 = url(&b2, "/orders");
+    /* one multi handle, alternating instances */
+    CURLM *m = curl_multi_init();
+    CURL  *e[50];
+    int    running = 0;
+    memset(rs, 0, sizeof(rs));
+    for (int i = 0; i < 50; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, i % 2 ? u2 : u1);
+        curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hl);
+        curl_easy_setopt(e[i], CURLOPT_POSTFIELDS, "{\"sku\":\"fleet\"}");
+        curl_easy_setopt(e[i], CURLOPT_HEADERFUNCTION, on_hdr);
+        curl_easy_setopt(e[i], CURLOPT_HEADERDATA, &rs[i]);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &rs[i]);
+        curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 20000L);
+        curl_easy_setopt(e[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e[i], CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e[i], CURLOPT_FORBID_REUSE, 1L);
+        curl_multi_add_handle(m, e[i]);
+    }
+    do {
+        curl_multi_perform(m, &running);
+        if (running)
+            curl_multi_poll(m, NULL, 0, 1000, NULL);
+    } while (running);
+    for (int i = 0; i < 50; i++) {
+        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &rs[i].status);
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    ck_assert_int_eq(h_fault(&shop, "orders", ""), 0);
+    ck_assert_int_eq(count(rs, 50, 201), 1);
+    ck_assert_int_eq(count(rs, 50, 409), 49);
+    ck_assert_int_eq(h_shop_requests(&shop, "orders"), before + 1);
+    const char *first = NULL;
+    for (int i = 0; i < 50; i++)
+        if (rs[i].status == 201)
+            first = rs[i].body;
+    ck_assert_ptr_nonnull(first);
+
+    /* the answer is kept in Redis: either instance replays it */
+    struct h_resp r;
+    for (int k = 0; k < 2; k++) {
+        post(k ? &b2 : &b1, "/orders", tok_a, "k-fleet-50", "{\"sku\":\"fleet\"}", &r);
+        ck_assert_int_eq(r.status, 201);
+        ck_assert_ptr_nonnull(h_header(&r, "Idempotent-Replayed"));
+        ck_assert_str_eq(r.body, first);
+        h_resp_free(&r);
+    }
+    ck_assert_int_eq(h_shop_requests(&shop, "orders"), before + 1);
+    ck_assert_int_eq(redis_keys(rd.port, 3), 1);
+    ck_assert_int_eq(redis_keys(rd.port, 0), 0);
+    double c1 = metric(&b1, "bff_idempotency_total{route=\"/orders\",result=\"conflict\"}");
+    double c2 = metric(&b2, "bff_idempotency_total{route=\"/orders\",result=\"conflict\"}");
+    ck_assert(c1 + c2 == 49);
+    curl_slist_free_all(hl);
+    ck_assert_int_eq(h_stop(&b1.proc), 0);
+    ck_assert_int_eq(h_stop(&b2.proc), 0);
+    redis_stop(&rd);
+}
+END_TEST
+
+/* Sequential POSTs with fresh keys; counts by status. */
+struct tally {
+    int sent, created, replayed, unavailable, other;
+};
+
+static void send_fresh(const struct h_bff *b, const char *tag, int n, struct tally *t)
+{
+    for (int i = 0; i < n; i++) {
+        char          key[64];
+        struct h_resp r;
+        snprintf(key, sizeof(key), "k-%s-%d", tag, i);
+        post(b, "/orders", tok_a, key, "{\"sku\":\"kill\"}", &r);
+        t->sent++;
+        if (r.status == 201 && h_header(&r, "Idempotent-Replayed"))
+            t->replayed++;
+        else if (r.status == 201)
+            t->created++;
+        else if (r.status == 503)
+            t->unavailable++;
+        else
+            t->other++;
+        h_resp_free(&r);
+    }
+}
+
+static void redis_killed_mid_run(const char *on_error)
+{
+    struct redis rd = {0};
+    struct h_bff b;
+    struct tally up = {0}, down = {0}, back = {0}, again = {0};
+    int          deny = strcmp(on_error, "deny") == 0;
+
+    redis_start(&rd);
+    ck_assert_int_eq(
+        h_bff_start(&b, "bff-mobile/bff-mobile", dir, redis_config(rd.port, on_error), &shop),
+        0);
+    long s0 = h_shop_requests(&shop, "orders");
+    send_fresh(&b, on_error, 50, &up); /* Redis up: every one new */
+    ck_assert_int_eq(up.created, 50);
+    long s1 = h_shop_requests(&shop, "orders");
+    ck_assert_int_eq(s1 - s0, 50);
+
+    redis_stop_keeping_port(&rd); /* killed mid-run */
+    send_fresh(&b, on_error, 50, &again); /* the same keys, Redis gone */
+    char tag[32];
+    snprintf(tag, sizeof(tag), "%s-down", on_error);
+    send_fresh(&b, tag, 50, &down); /* new keys, Redis gone */
+    long s2 = h_shop_requests(&shop, "orders");
+    if (deny) {
+        /* nothing reaches the shop: 503 + Retry-After, the client retries */
+        ck_assert_int_eq(again.unavailable, 50);
+        ck_assert_int_eq(down.unavailable, 50);
+        ck_assert_int_eq(s2, s1);
+    } else {
+        /* forwarded unprotected, not kept */
+        ck_assert_int_eq(again.created + down.created, 100);
+        ck_assert_int_eq(s2 - s1, 100);
+    }
+    double se = metric(&b, "bff_idempotency_total{route=\"/orders\",result=\"store_error\"}");
+    ck_assert(se == 100);
+
+    /* Redis back (empty: nothing persisted): claims work again by themselves */
+    redis_start(&rd);
+    /* every worker has its connection back once 10 probes in a row were
+     * claims (no store error counted): bounded, 200 probes */
+    int         streak = 0;
+    const char *se_name = "bff_idempotency_total{route=\"/orders\",result=\"store_error\"}";
+    for (int i = 0; i < 200 && streak < 10; i++) {
+        struct tally t = {0};
+        char         k[32];
+        double       se0 = metric(&b, se_name);
+        snprintf(k, sizeof(k), "%s-probe%d", on_error, i);
+        send_fresh(&b, k, 1, &t);
+        if (t.created == 1 && metric(&b, se_name) == se0) {
+            streak++;
+        } else {
+            streak = 0;
+            sleep_ms(50); /* pacing the probes */
+        }
+    }
+    ck_assert_int_eq(streak, 10);
+    snprintf(tag, sizeof(tag), "%s-back", on_error);
+    send_fresh(&b, tag, 50, &back);
+    ck_assert_int_eq(back.created, 50);
+    send_fresh(&b, tag, 50, &back); /* and they are kept again */
+    ck_assert_msg(back.replayed == 50, "back: %d created, %d replayed, %d 503, %d other",
+                  back.created, back.replayed, back.unavailable, back.other);
+    fprintf(stderr,
+            "idempotency, Redis killed mid-run, on_store_error %s: up: %d sent, %d created; "
+            "down (same keys): %d sent, %d created, %d replayed, %d 503, %d other; "
+            "down (new keys): %d sent, %d created, %d 503, %d other; shop reached "
+            "while down: %ld; back: %d sent, %d created, %d replayed\n",
+            on_error, up.sent, up.created, again.sent, again.created, again.replayed,
+            again.unavailable, again.other, down.sent, down.created, down.unavailable,
+            down.other, s2 - s1, back.sent, back.created, back.replayed);
+    ck_assert_int_eq(h_stop(&b.proc), 0);
+    redis_stop(&rd);
+}
+
+START_TEST(redis_killed_mid_run_deny)
+{
+    redis_killed_mid_run("deny");
+}
+END_TEST
+
+START_TEST(redis_killed_mid_run_allow)
+{
+    redis_killed_mid_run("allow");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_idempotency");
@@ -444,6 +777,13 @@ static Suite *suite(void)
     tcase_add_test(mem, a_kept_answer_expires_with_its_ttl);
     tcase_add_test(mem, config_errors_name_line_and_column);
     suite_add_tcase(s, mem);
+    TCase *red = tcase_create("redis");
+    tcase_add_unchecked_fixture(red, suite_setup, suite_teardown);
+    tcase_set_timeout(red, 180);
+    tcase_add_test(red, two_instances_sharing_redis_forward_one_of_50_duplicates);
+    tcase_add_test(red, redis_killed_mid_run_deny);
+    tcase_add_test(red, redis_killed_mid_run_allow);
+    suite_add_tcase(s, red);
     return s;
 }
 

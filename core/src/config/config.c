@@ -1623,6 +1623,11 @@ static void idempotency(struct ctx *c, const yaml_node_t *n)
             "%s: applies to the memory store only; Redis keeps what its own "
             "maxmemory allows",
             v[3] ? "max_entries" : "max_bytes");
+    if (redis && (!cfg->rate_limit.store || strcmp(cfg->rate_limit.store,
+                                                     cfg->idempotency.store) != 0))
+        err(c, v[0],
+            "store: a redis:// idempotency store must be rate_limit.store too: "
+            "each worker has one Redis connection, shared by both");
     if (!redis && v[6])
         err(c, v[6],
             "store_timeout: applies to a redis:// store only; the memory store "

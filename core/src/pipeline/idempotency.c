@@ -28,12 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
 #include "bff/util.h"
 #include "base/log.h"
 #include "pipeline/idempotency.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/ratelimit.h"
 #include "request/request.h"
 #include "rules/idemstore.h"
 #include "runtime/metrics.h"
@@ -43,17 +45,44 @@
 #define IDEM_LEASE_MS 60000 /* a claim whose request was lost lasts this long */
 
 struct idem_snap {
-    struct idem_store *mem;
+    struct idem_store *mem;   /* NULL with a redis:// store */
+    int                redis;
+    uint32_t           timeout_ms;
     uint64_t           ttl_ms;
     uint64_t           max_body;
     int                deny;
 };
 
-/* Per request, in its arena, once it claimed a key. */
+enum { IQ_NONE = 0, IQ_WAITING, IQ_DECIDED, IQ_FAILED };
+
+/* Per request, in its arena, once it carries a key. */
 struct idem_req {
-    const char *scope;
-    int         claimed; /* in flight: keep or release */
+    const char     *scope;
+    int             claimed; /* in flight: keep or release */
+    int             state;   /* the Redis claim */
+    enum idem_claim res;
+    char           *packed;  /* a replay's answer from Redis (malloc'd) */
+    size_t          plen;
+    struct rl_call *call;    /* while waiting for Redis */
+    char            mark[66]; /* "F" + hex SHA-256: the in-flight value */
 };
+
+/* The claim, atomic in Redis: unknown → in flight ("F" + body hash, for the
+ * lease) and {0}; known with another hash → {3}; in flight → {2}; kept
+ * ("D" + hash + packed answer) → {1, answer}. */
+static const char claim_lua[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v then\n"
+    "  redis.call('SET', KEYS[1], 'F' .. ARGV[1], 'PX', ARGV[2])\n"
+    "  return {0}\n"
+    "end\n"
+    "if string.sub(v, 2, 65) ~= ARGV[1] then return {3} end\n"
+    "if string.sub(v, 1, 1) == 'F' then return {2} end\n"
+    "return {1, string.sub(v, 66)}\n";
+/* The release: only our own in-flight mark goes. */
+static const char release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
 
 /* ---- the process's memory store ----------------------------------------------- */
 
@@ -104,10 +133,11 @@ int idem_snapshot_init(struct bff_snapshot *s, FILE *err)
     is->ttl_ms = cfg->idempotency.ttl_ms;
     is->max_body = cfg->idempotency.max_body;
     is->deny = cfg->idempotency.on_store_error_deny;
+    is->timeout_ms = cfg->idempotency.store_timeout_ms;
     if (cfg->idempotency.store && strcmp(cfg->idempotency.store, "memory") != 0) {
-        fprintf(err, "%s: idempotency.store \"%s\": the Redis store is not built yet\n",
-                cfg->path, cfg->idempotency.store);
-        return -1;
+        /* the rate limiter's connection (config.c checks the URLs agree) */
+        is->redis = 1;
+        return 0;
     }
     if (!(is->mem = mem_ref(cfg)))
         goto oom;
@@ -129,6 +159,18 @@ void idem_snapshot_cleanup(struct bff_snapshot *s)
 
 /* ---- the answer --------------------------------------------------------------- */
 
+/* A command nobody waits for (keep, release); a failure is only logged:
+ * the in-flight mark then ends with its lease. */
+static void fire(struct bff_request *r, int argc, const char **argv, const size_t *lens)
+{
+    const char *why = NULL;
+    rl_redis_send(r, argc, argv, lens, 0, NULL, NULL, &why);
+    if (why)
+        log_event("warn", "idempotency store %s: %s (route %s)",
+                  rl_redis_url(r->snap) ? rl_redis_url(r->snap) : "redis", why,
+                  r->route->path);
+}
+
 static void release(struct bff_request *r)
 {
     struct idem_req *q = r->idem;
@@ -136,7 +178,42 @@ static void release(struct bff_request *r)
     if (!q || !q->claimed)
         return;
     q->claimed = 0;
+    if (r->snap->idem->redis) {
+        const char *argv[] = {"EVAL", release_lua, "1", q->scope, q->mark};
+        size_t      lens[5];
+        for (int i = 0; i < 5; i++)
+            lens[i] = strlen(argv[i]);
+        fire(r, 5, argv, lens);
+        return;
+    }
     idem_store_release(r->snap->idem->mem, q->scope);
+}
+
+static void keep(struct bff_request *r, char *packed, size_t plen)
+{
+    struct idem_req        *q = r->idem;
+    const struct idem_snap *is = r->snap->idem;
+
+    if (!is->redis) {
+        idem_store_keep(is->mem, q->scope, packed, plen, bff_now_ms(), is->ttl_ms);
+        return;
+    }
+    char  px[24];
+    char *val = malloc(65 + plen);
+    if (val) {
+        val[0] = 'D';
+        memcpy(val + 1, q->mark + 1, 64);
+        memcpy(val + 65, packed, plen);
+        snprintf(px, sizeof(px), "%" PRIu64, is->ttl_ms);
+        const char *argv[] = {"SET", q->scope, val, "PX", px};
+        size_t      lens[] = {3, strlen(q->scope), 65 + plen, 2, strlen(px)};
+        fire(r, 5, argv, lens);
+        free(val);
+    } else {
+        q->claimed = 1;
+        release(r);
+    }
+    free(packed);
 }
 
 /* r->on_answer of a request that claimed its key. */
@@ -159,11 +236,21 @@ static void on_answer(struct bff_request *r, int status, const char *content_typ
         return;
     }
     q->claimed = 0;
-    idem_store_keep(is->mem, q->scope, packed, plen, bff_now_ms(), is->ttl_ms);
+    keep(r, packed, plen);
 }
 
 void idem_request_done(struct bff_request *r)
 {
+    struct idem_req *q = r->idem;
+
+    if (!q)
+        return;
+    if (q->call) {
+        rl_redis_cancel(q->call);
+        q->call = NULL;
+    }
+    free(q->packed);
+    q->packed = NULL;
     release(r); /* completed without an answer we saw (the client left) */
 }
 
@@ -210,55 +297,78 @@ static void replay(struct bff_request *r, char *packed, size_t len)
     req_respond(r, u.status, u.content_type, body, u.body_len, 1, h, u.nhdrs + 1);
 }
 
-enum bff_step_result step_idempotency(struct bff_request *r)
+/* The claim's reply from Redis (or its failure): the BODY phase runs
+ * again (resumed) and acts on it. */
+static void on_claim(void *ud, redisReply *rep, const char *why)
+{
+    struct bff_request *r = ud;
+    struct idem_req    *q = r->idem;
+
+    q->call = NULL;
+    q->state = IQ_FAILED;
+    if (!why && rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER) {
+        long long k = rep->element[0]->integer;
+        if (k == 0 || k == 2 || k == 3) {
+            q->res = k == 0 ? IDEM_NEW : k == 2 ? IDEM_CONFLICT : IDEM_MISMATCH;
+            q->state = IQ_DECIDED;
+        } else if (k == 1 && rep->elements == 2 &&
+                   rep->element[1]->type == REDIS_REPLY_STRING &&
+                   (q->packed = malloc(rep->element[1]->len ? rep->element[1]->len : 1))) {
+            memcpy(q->packed, rep->element[1]->str, rep->element[1]->len);
+            q->plen = rep->element[1]->len;
+            q->res = IDEM_REPLAY;
+            q->state = IQ_DECIDED;
+        }
+    }
+    if (q->state == IQ_FAILED)
+        log_event("warn", "idempotency store %s: %s (route %s); on_store_error %s",
+                  rl_redis_url(r->snap) ? rl_redis_url(r->snap) : "redis",
+                  why ? why : rep && rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
+                                                                          : "unexpected reply",
+                  r->route->path, r->snap->idem->deny ? "deny" : "allow");
+    req_resume(r);
+}
+
+/* Sends the claim; 0 when the request now waits for it. */
+static int claim_redis(struct bff_request *r, struct idem_req *q)
 {
     const struct idem_snap *is = r->snap->idem;
-    const char             *key;
-    uint8_t                 sha[IDEM_SHA_LEN];
-    unsigned int            shalen = 0;
-    char                   *packed = NULL;
-    size_t                  plen = 0;
-    struct idem_req        *q;
+    char                    lease[24];
+    const char             *why = NULL;
+    uint64_t lease_ms = is->ttl_ms < IDEM_LEASE_MS ? is->ttl_ms : IDEM_LEASE_MS;
 
-    if (!is || !r->route || r->route->idempotency == BFF_IDEM_OFF ||
-        (strcmp(r->method, "POST") != 0 && strcmp(r->method, "PATCH") != 0))
-        return STEP_NEXT;
-    key = req_header(r, "Idempotency-Key");
-    if (!key) {
-        if (r->route->idempotency != BFF_IDEM_REQUIRED)
-            return STEP_NEXT;
-        req_problem(r, 400,
-                    "this route requires an Idempotency-Key header (1 to 255 visible "
-                    "ASCII characters)",
-                    NULL, 0);
-        return STEP_DONE;
+    snprintf(lease, sizeof(lease), "%" PRIu64, lease_ms);
+    const char *argv[] = {"EVAL", claim_lua, "1", q->scope, q->mark + 1, lease};
+    size_t      lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    q->call = rl_redis_send(r, 6, argv, lens, is->timeout_ms, on_claim, r, &why);
+    if (!q->call) {
+        log_event("warn", "idempotency store %s: %s (route %s); on_store_error %s",
+                  rl_redis_url(r->snap) ? rl_redis_url(r->snap) : "redis",
+                  why ? why : "cannot send", r->route->path, is->deny ? "deny" : "allow");
+        return -1;
     }
-    if (!key_ok(key)) {
-        req_problem(r, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                    NULL, 0);
-        return STEP_DONE;
-    }
-    if (EVP_Digest(r->body ? r->body : "", r->body_len, sha, &shalen, EVP_sha256(),
-                   NULL) != 1 ||
-        shalen != IDEM_SHA_LEN || !(q = bff_arena_alloc(&r->arena, sizeof(*q))) ||
-        !(q->scope = scope_of(r, key))) {
-        req_problem(r, 500, "out of memory", NULL, 0);
-        return STEP_DONE;
-    }
-    q->claimed = 0;
-    switch (idem_store_claim(is->mem, q->scope, sha, bff_now_ms(),
-                             is->ttl_ms < IDEM_LEASE_MS ? is->ttl_ms : IDEM_LEASE_MS,
-                             &packed, &plen)) {
+    q->state = IQ_WAITING;
+    req_suspend(r);
+    return 0;
+}
+
+static enum bff_step_result act(struct bff_request *r, struct idem_req *q,
+                                enum idem_claim res, char *packed, size_t plen)
+{
+    const struct idem_snap *is = r->snap->idem;
+
+    switch (res) {
     case IDEM_NEW:
         q->claimed = 1;
-        r->idem = q;
         r->on_answer = on_answer;
         metrics_idempotency(r, METRICS_IDEM_NEW);
         return STEP_NEXT;
     case IDEM_REPLAY:
         metrics_idempotency(r, METRICS_IDEM_REPLAYED);
         replay(r, packed, plen);
-        free(packed);
         return STEP_DONE;
     case IDEM_CONFLICT: {
         static const struct bff_hdr h = {"Retry-After", "1"};
@@ -281,12 +391,81 @@ enum bff_step_result step_idempotency(struct bff_request *r)
         break;
     }
     metrics_idempotency(r, METRICS_IDEM_STORE_ERROR);
-    log_event("warn", "idempotency store memory: no room for a claim (route %s); "
-              "on_store_error %s", r->route->path, is->deny ? "deny" : "allow");
     if (is->deny) {
         static const struct bff_hdr h = {"Retry-After", "1"};
         req_problem(r, 503, "the idempotency store is unavailable", &h, 1);
         return STEP_DONE;
     }
-    return STEP_NEXT;
+    return STEP_NEXT; /* on_store_error: allow: forwarded, not kept */
+}
+
+enum bff_step_result step_idempotency(struct bff_request *r)
+{
+    const struct idem_snap *is = r->snap->idem;
+    const char             *key;
+    uint8_t                 sha[IDEM_SHA_LEN];
+    unsigned int            shalen = 0;
+    char                   *packed = NULL;
+    size_t                  plen = 0;
+    struct idem_req        *q = r->idem;
+    enum bff_step_result    res;
+
+    if (q) { /* resumed: the Redis claim is in (or failed) */
+        if (q->state == IQ_WAITING) {
+            req_suspend(r);
+            return STEP_DONE;
+        }
+        if (q->state == IQ_NONE)
+            return STEP_NEXT; /* acted on already */
+        res = act(r, q, q->state == IQ_DECIDED ? q->res : IDEM_FULL, q->packed, q->plen);
+        q->state = IQ_NONE;
+        free(q->packed);
+        q->packed = NULL;
+        return res;
+    }
+    if (!is || !r->route || r->route->idempotency == BFF_IDEM_OFF ||
+        (strcmp(r->method, "POST") != 0 && strcmp(r->method, "PATCH") != 0))
+        return STEP_NEXT;
+    key = req_header(r, "Idempotency-Key");
+    if (!key) {
+        if (r->route->idempotency != BFF_IDEM_REQUIRED)
+            return STEP_NEXT;
+        req_problem(r, 400,
+                    "this route requires an Idempotency-Key header (1 to 255 visible "
+                    "ASCII characters)",
+                    NULL, 0);
+        return STEP_DONE;
+    }
+    if (!key_ok(key)) {
+        req_problem(r, 400, "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    NULL, 0);
+        return STEP_DONE;
+    }
+    if (EVP_Digest(r->body ? r->body : "", r->body_len, sha, &shalen, EVP_sha256(),
+                   NULL) != 1 ||
+        shalen != IDEM_SHA_LEN || !(q = bff_arena_alloc(&r->arena, sizeof(*q))) ||
+        (memset(q, 0, sizeof(*q)), !(q->scope = scope_of(r, key)))) {
+        req_problem(r, 500, "out of memory", NULL, 0);
+        return STEP_DONE;
+    }
+    q->mark[0] = 'F';
+    bff_hex(sha, IDEM_SHA_LEN, q->mark + 1);
+    r->idem = q;
+    if (is->redis) {
+        if (claim_redis(r, q) == 0)
+            return STEP_DONE; /* suspended: resumed with the reply */
+        return act(r, q, IDEM_FULL, NULL, 0);
+    }
+    enum idem_claim c =
+        idem_store_claim(is->mem, q->scope, sha, bff_now_ms(),
+                         is->ttl_ms < IDEM_LEASE_MS ? is->ttl_ms : IDEM_LEASE_MS, &packed,
+                         &plen);
+    if (c == IDEM_FULL)
+        log_event("warn",
+                  "idempotency store memory: no room for a claim (route %s); "
+                  "on_store_error %s",
+                  r->route->path, is->deny ? "deny" : "allow");
+    res = act(r, q, c, packed, plen);
+    free(packed);
+    return res;
 }

@@ -160,6 +160,11 @@ struct rl_call {
     uint64_t            deadline_ms;
     int                 waiting;
     int                 retried; /* EVAL sent after NOSCRIPT */
+    /* another step's command on the same connection (rl_redis_send): its
+     * callback, or NULL for the rate limit's own EVALSHA */
+    rl_redis_done       done;
+    void               *ud;
+    int                 generic;
 };
 
 struct rl_worker {
@@ -495,7 +500,7 @@ static struct bff_request *call_detach(struct rl_worker *rw, struct rl_call *c)
 
     wait_remove(rw, c);
     c->r = NULL;
-    if (r && r->rl)
+    if (r && r->rl && r->rl->call == c)
         r->rl->call = NULL;
     return r;
 }
@@ -781,6 +786,14 @@ static void on_timer(struct rl_worker *rw)
         nx = c->next;
         if (c->deadline_ms > now)
             continue;
+        if (c->generic) {
+            rl_redis_done done = c->done;
+            void         *ud = c->ud;
+            c->done = NULL;
+            if (call_detach(rw, c) && done)
+                done(ud, NULL, "timeout");
+            continue;
+        }
         if (c->r && !c->r->rl->held) {
             /* still reading the request: a reply may yet come before
              * dispatch; if not, dispatch counts it as a timeout */
@@ -802,31 +815,40 @@ static void on_timer(struct rl_worker *rw)
 
 /* ---- the step ------------------------------------------------------------------ */
 
-static int step_redis(struct bff_request *r)
+/* The worker's connection to @rs's store, made when there is none (at most
+ * one attempt per RL_BACKOFF_MS): NULL with *why when there is none. */
+static const char *ensure_conn(struct rl_worker *rw, const struct rl_snap *rs,
+                               uint64_t now)
 {
-    struct rl_worker     *rw = r->w->rl;
-    const struct rl_snap *rs = r->snap->rl;
-    struct rl_call       *c;
-    uint64_t              now = bff_now_ms();
-
-    if (!rw) {
-        fail(r, "no store on this worker");
-        return 0;
-    }
     if (rw->ac && !same_target(rw, rs)) {
         store_drop(rw, "the config names another store", 0);
         rw->last_attempt_ms = 0;
         rw->down = 0;
     }
     if (!rw->ac) {
-        if (rw->last_attempt_ms && now - rw->last_attempt_ms < RL_BACKOFF_MS) {
-            fail(r, "not connected");
-            return 0;
-        }
-        if (store_connect(rw, rs, now) != 0) {
-            fail(r, "cannot connect");
-            return 0;
-        }
+        if (rw->last_attempt_ms && now - rw->last_attempt_ms < RL_BACKOFF_MS)
+            return "not connected";
+        if (store_connect(rw, rs, now) != 0)
+            return "cannot connect";
+    }
+    return NULL;
+}
+
+static int step_redis(struct bff_request *r)
+{
+    struct rl_worker     *rw = r->w->rl;
+    const struct rl_snap *rs = r->snap->rl;
+    struct rl_call       *c;
+    uint64_t              now = bff_now_ms();
+    const char           *why;
+
+    if (!rw) {
+        fail(r, "no store on this worker");
+        return 0;
+    }
+    if ((why = ensure_conn(rw, rs, now))) {
+        fail(r, why);
+        return 0;
     }
     if (rw->out >= RL_MAX_OUT || !(c = call_get(rw))) {
         fail(r, "too many calls waiting");
@@ -914,6 +936,81 @@ static int rl_hold(struct bff_request *r)
 enum bff_step_result step_ratelimit_hold(struct bff_request *r)
 {
     return rl_hold(r) ? STEP_DONE : STEP_NEXT;
+}
+
+/* ---- another step's commands on the same connection -------------------------- */
+
+static void on_generic(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct rl_call   *c = privdata;
+    struct rl_worker *rw = c->rw;
+    rl_redis_done     done = c->done;
+    void             *ud = c->ud;
+
+    (void)ac;
+    rw->out--;
+    if (reply)
+        rw->last_progress_ms = bff_now_ms();
+    if (!c->r && c->waiting == 0 && !done) {
+        call_put(rw, c);
+        return;
+    }
+    struct bff_request *r = call_detach(rw, c);
+    call_put(rw, c);
+    if (r && done)
+        done(ud, reply, reply ? NULL : "connection lost");
+}
+
+struct rl_call *rl_redis_send(struct bff_request *r, int argc, const char **argv,
+                              const size_t *lens, uint32_t timeout_ms, rl_redis_done done,
+                              void *ud, const char **why)
+{
+    struct rl_worker     *rw = r->w->rl;
+    const struct rl_snap *rs = r->snap->rl;
+    struct rl_call       *c;
+    uint64_t              now = bff_now_ms();
+
+    *why = NULL;
+    if (!rw || !rs || !rs->redis) {
+        *why = "no Redis store on this worker";
+        return NULL;
+    }
+    if ((*why = ensure_conn(rw, rs, now)))
+        return NULL;
+    if (rw->out >= RL_MAX_OUT || !(c = call_get(rw))) {
+        *why = "too many calls waiting";
+        return NULL;
+    }
+    c->generic = 1;
+    c->done = done;
+    c->ud = ud;
+    c->r = done ? r : NULL;
+    if (redisAsyncCommandArgv(rw->ac, on_generic, c, argc, argv, lens) != REDIS_OK) {
+        call_put(rw, c);
+        *why = "cannot send";
+        return NULL;
+    }
+    rw->out++;
+    if (done) {
+        c->deadline_ms = now + timeout_ms;
+        wait_add(rw, c);
+        if (!rw->timer_at || c->deadline_ms < rw->timer_at)
+            timer_arm(rw, c->deadline_ms);
+    }
+    return done ? c : NULL;
+}
+
+void rl_redis_cancel(struct rl_call *c)
+{
+    if (!c)
+        return;
+    c->done = NULL;
+    call_detach(c->rw, c);
+}
+
+const char *rl_redis_url(const struct bff_snapshot *s)
+{
+    return s->rl && s->rl->redis ? s->rl->url : NULL;
 }
 
 /* ---- per worker -------------------------------------------------------------- */

@@ -40,6 +40,27 @@ void rl_worker_event(struct bff_worker *w, uint64_t tag, uint32_t events);
  * still due for it will find no request. Called by the completed callback. */
 void rl_request_done(struct bff_request *r);
 
+/* ---- the connection, for another step (idempotency.c) ---------------------
+ * The worker's one Redis connection, to rate_limit.store, carries other
+ * steps' commands too. */
+struct rl_call;
+struct redisReply;
+/* A command's reply (NULL with @why: timeout, connection lost). Not
+ * called once the call was cancelled. */
+typedef void (*rl_redis_done)(void *ud, struct redisReply *reply, const char *why);
+/* Sends @argc @argv (@lens bytes each) on @r's worker connection, made
+ * when there is none. With @done: the reply or @timeout_ms, whichever is
+ * first, reaches @done(@ud, ...); the call is returned (rl_redis_cancel).
+ * Without: the reply is dropped (NULL is returned). On failure NULL and
+ * *why; @done is not called. */
+struct rl_call *rl_redis_send(struct bff_request *r, int argc, const char **argv,
+                              const size_t *lens, uint32_t timeout_ms, rl_redis_done done,
+                              void *ud, const char **why);
+/* The call's @done will not be called (its request completed). */
+void rl_redis_cancel(struct rl_call *c);
+/* rate_limit.store when it is redis://, else NULL. */
+const char *rl_redis_url(const struct bff_snapshot *s);
+
 /* The Lua GCRA step run by Redis (EVALSHA, or EVAL after NOSCRIPT). KEYS[1]
  * the budget, ARGV[1] the emission interval in ns, ARGV[2] the burst.
  * Returns {allowed, remaining, reset_ms, retry_after_ms}. */
