@@ -64,16 +64,18 @@ struct idem_req {
     char           *packed;  /* a replay's answer from Redis (malloc'd) */
     size_t          plen;
     struct rl_call *call;    /* while waiting for Redis */
-    char            mark[66]; /* "F" + hex SHA-256: the in-flight value */
+    /* "F" + hex SHA-256 + a random nonce: the in-flight value in Redis (the
+     * nonce lets a release delete this request's claim and no other) */
+    char            mark[1 + 64 + 32 + 1];
 };
 
-/* The claim, atomic in Redis: unknown → in flight ("F" + body hash, for the
- * lease) and {0}; known with another hash → {3}; in flight → {2}; kept
+/* The claim, atomic in Redis: unknown → in flight ("F" + body hash + nonce,
+ * for the lease) and {0}; known with another hash → {3}; in flight → {2}; kept
  * ("D" + hash + packed answer) → {1, answer}. */
 static const char claim_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if not v then\n"
-    "  redis.call('SET', KEYS[1], 'F' .. ARGV[1], 'PX', ARGV[2])\n"
+    "  redis.call('SET', KEYS[1], 'F' .. ARGV[1] .. ARGV[3], 'PX', ARGV[2])\n"
     "  return {0}\n"
     "end\n"
     "if string.sub(v, 2, 65) ~= ARGV[1] then return {3} end\n"
@@ -83,6 +85,32 @@ static const char claim_lua[] =
 static const char release_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
+
+/* ---- store errors, logged at most once a second per worker thread --------------- */
+
+#define IDEM_LOG_MS 1000
+
+static _Thread_local uint64_t log_last_ms, log_skipped;
+
+static void store_error_log(struct bff_request *r, const char *why)
+{
+    uint64_t    now = bff_now_ms();
+    const char *url = r->snap->idem && r->snap->idem->redis && rl_redis_url(r->snap)
+                          ? rl_redis_url(r->snap)
+                          : "memory";
+
+    if (log_last_ms && now - log_last_ms < IDEM_LOG_MS) {
+        log_skipped++;
+        return;
+    }
+    log_event("warn",
+              "idempotency store %s: %s (route %s; %" PRIu64
+              " more since the last line); on_store_error %s",
+              url, why, r->route->path, log_skipped,
+              r->snap->idem && r->snap->idem->deny ? "deny" : "allow");
+    log_last_ms = now;
+    log_skipped = 0;
+}
 
 /* ---- the process's memory store ----------------------------------------------- */
 
@@ -166,9 +194,7 @@ static void fire(struct bff_request *r, int argc, const char **argv, const size_
     const char *why = NULL;
     rl_redis_send(r, argc, argv, lens, 0, NULL, NULL, &why);
     if (why)
-        log_event("warn", "idempotency store %s: %s (route %s)",
-                  rl_redis_url(r->snap) ? rl_redis_url(r->snap) : "redis", why,
-                  r->route->path);
+        store_error_log(r, why);
 }
 
 static void release(struct bff_request *r)
@@ -246,8 +272,11 @@ void idem_request_done(struct bff_request *r)
     if (!q)
         return;
     if (q->call) {
+        /* the claim may have been made: the release after it (same
+         * connection, so Redis runs it second) deletes it if it was */
         rl_redis_cancel(q->call);
         q->call = NULL;
+        q->claimed = 1;
     }
     free(q->packed);
     q->packed = NULL;
@@ -321,12 +350,19 @@ static void on_claim(void *ud, redisReply *rep, const char *why)
             q->state = IQ_DECIDED;
         }
     }
-    if (q->state == IQ_FAILED)
-        log_event("warn", "idempotency store %s: %s (route %s); on_store_error %s",
-                  rl_redis_url(r->snap) ? rl_redis_url(r->snap) : "redis",
-                  why ? why : rep && rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
-                                                                          : "unexpected reply",
-                  r->route->path, r->snap->idem->deny ? "deny" : "allow");
+    if (q->state == IQ_FAILED) {
+        store_error_log(r, why                                             ? why
+                           : rep && rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
+                                                                           : "unexpected reply");
+        /* a claim that timed out may yet be made: released behind it, on
+         * the same connection. Not when the connection is going (this
+         * runs inside hiredis freeing it: no command can be sent); the
+         * claim, if made, then ends with its lease. */
+        if (why && strcmp(why, "timeout") == 0) {
+            q->claimed = 1;
+            release(r);
+        }
+    }
     req_resume(r);
 }
 
@@ -339,15 +375,15 @@ static int claim_redis(struct bff_request *r, struct idem_req *q)
     uint64_t lease_ms = is->ttl_ms < IDEM_LEASE_MS ? is->ttl_ms : IDEM_LEASE_MS;
 
     snprintf(lease, sizeof(lease), "%" PRIu64, lease_ms);
-    const char *argv[] = {"EVAL", claim_lua, "1", q->scope, q->mark + 1, lease};
-    size_t      lens[6];
-    for (int i = 0; i < 6; i++)
+    const char *argv[] = {"EVAL", claim_lua, "1", q->scope, q->mark + 1, lease,
+                          q->mark + 65};
+    size_t      lens[7];
+    for (int i = 0; i < 7; i++)
         lens[i] = strlen(argv[i]);
-    q->call = rl_redis_send(r, 6, argv, lens, is->timeout_ms, on_claim, r, &why);
+    lens[4] = 64; /* the hash, without the nonce */
+    q->call = rl_redis_send(r, 7, argv, lens, is->timeout_ms, on_claim, r, &why);
     if (!q->call) {
-        log_event("warn", "idempotency store %s: %s (route %s); on_store_error %s",
-                  rl_redis_url(r->snap) ? rl_redis_url(r->snap) : "redis",
-                  why ? why : "cannot send", r->route->path, is->deny ? "deny" : "allow");
+        store_error_log(r, why ? why : "cannot send");
         return -1;
     }
     q->state = IQ_WAITING;
@@ -450,6 +486,7 @@ enum bff_step_result step_idempotency(struct bff_request *r)
     }
     q->mark[0] = 'F';
     bff_hex(sha, IDEM_SHA_LEN, q->mark + 1);
+    req_new_id(r->w, q->mark + 65);
     r->idem = q;
     if (is->redis) {
         if (claim_redis(r, q) == 0)
@@ -461,10 +498,7 @@ enum bff_step_result step_idempotency(struct bff_request *r)
                          is->ttl_ms < IDEM_LEASE_MS ? is->ttl_ms : IDEM_LEASE_MS, &packed,
                          &plen);
     if (c == IDEM_FULL)
-        log_event("warn",
-                  "idempotency store memory: no room for a claim (route %s); "
-                  "on_store_error %s",
-                  r->route->path, is->deny ? "deny" : "allow");
+        store_error_log(r, "no room for a claim (every entry in flight) or out of memory");
     res = act(r, q, c, packed, plen);
     free(packed);
     return res;
