@@ -2216,8 +2216,8 @@ static void top(struct ctx *c, const yaml_node_t *root)
     static const char *const keys[] = {
         "listen",   "workers",    "admin_listen", "admin_token_file", "drain_timeout",
         "access_log", "limits", "services",     "auth",             "rate_limit",
-        "cors",     "tracing",    "routes",       "resolver",         "tls",
-        "idempotency", NULL};
+        "idempotency", "cors",  "tracing",      "routes",           "resolver",
+        "tls",      NULL};
     enum {
         LISTEN,
         WORKERS,
@@ -2229,12 +2229,12 @@ static void top(struct ctx *c, const yaml_node_t *root)
         SERVICES,
         AUTH,
         RL,
+        IDEMP,
         CORS,
         TRACING,
         ROUTES,
         RESOLVER,
-        TLS,
-        IDEMP
+        TLS
     };
     static const char *const limit_keys[] = {
         "max_body", "max_connections", "max_header_bytes", "client_timeout", NULL};

@@ -81,6 +81,13 @@ static const char claim_lua[] =
     "if string.sub(v, 2, 65) ~= ARGV[1] then return {3} end\n"
     "if string.sub(v, 1, 1) == 'F' then return {2} end\n"
     "return {1, string.sub(v, 66)}\n";
+/* The answer, kept only while the key still holds our own claim (a claim
+ * whose lease ran out may belong to another request by now). */
+static const char keep_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    "end\n"
+    "return 0\n";
 /* The release: only our own in-flight mark goes. */
 static const char release_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
@@ -231,9 +238,10 @@ static void keep(struct bff_request *r, char *packed, size_t plen)
         memcpy(val + 1, q->mark + 1, 64);
         memcpy(val + 65, packed, plen);
         snprintf(px, sizeof(px), "%" PRIu64, is->ttl_ms);
-        const char *argv[] = {"SET", q->scope, val, "PX", px};
-        size_t      lens[] = {3, strlen(q->scope), 65 + plen, 2, strlen(px)};
-        fire(r, 5, argv, lens);
+        const char *argv[] = {"EVAL", keep_lua, "1", q->scope, q->mark, val, px};
+        size_t      lens[] = {4,           strlen(keep_lua), 1, strlen(q->scope),
+                              strlen(q->mark), 65 + plen,    strlen(px)};
+        fire(r, 7, argv, lens);
         free(val);
     } else {
         q->claimed = 1;

@@ -605,8 +605,8 @@ START_TEST(err_unknown_key_top)
     expect_err(ROUTE "frobnicate: 1\n",
                "t.yaml:4:1: unknown key \"frobnicate\" at the top level; expected "
                "listen, workers, admin_listen, admin_token_file, drain_timeout, "
-               "access_log, limits, services, auth, rate_limit, cors, tracing, "
-               "routes, resolver or tls");
+               "access_log, limits, services, auth, rate_limit, idempotency, cors, "
+               "tracing, routes, resolver or tls");
 }
 END_TEST
 
@@ -766,8 +766,8 @@ START_TEST(err_unknown_key_route)
                "    service: http://a:1\n"
                "    cache: 1s\n",
                "t.yaml:4:5: unknown key \"cache\" in a route; expected path, "
-               "service, handler, static, auth, roles, rate_limit, timeout, methods "
-               "or strip_prefix");
+               "service, handler, static, auth, roles, rate_limit, timeout, methods, "
+               "strip_prefix or idempotency");
 }
 END_TEST
 
@@ -1282,7 +1282,8 @@ START_TEST(many_errors_one_pass)
     ck_assert_str_eq(d.msgs[4], "t.yaml:8:1: unknown key \"bogus\" at the top level; "
                                 "expected listen, workers, admin_listen, admin_token_file, "
                                 "drain_timeout, access_log, limits, services, auth, "
-                                "rate_limit, cors, tracing, routes, resolver or tls");
+                                "rate_limit, idempotency, cors, tracing, routes, resolver "
+                                "or tls");
     bff_diag_cleanup(&d);
 }
 END_TEST
@@ -1438,6 +1439,50 @@ START_TEST(bits)
 }
 END_TEST
 
+START_TEST(idempotency_keys)
+{
+    struct bff_diag    d = {0};
+    struct bff_config *c = parse(ROUTE, &d);
+
+    ck_assert_msg(c != NULL, "%s", dump(&d));
+    /* the defaults */
+    ck_assert_str_eq(c->idempotency.store, "memory");
+    ck_assert_uint_eq(c->idempotency.ttl_ms, 24u * 3600 * 1000);
+    ck_assert_uint_eq(c->idempotency.max_body, 256 * 1024);
+    ck_assert_uint_eq(c->idempotency.max_entries, 10000);
+    ck_assert_int_eq(c->idempotency.on_store_error_deny, 1);
+    ck_assert_int_eq(c->routes[0].idempotency, BFF_IDEM_OFF);
+    bff_config_free(c);
+    c = parse("rate_limit: { store: \"redis://127.0.0.1:6379/2\" }\n"
+              "idempotency: { store: \"redis://127.0.0.1:6379/2\", ttl: 10m,\n"
+              "  max_body: 1KiB, on_store_error: allow, store_timeout: 20ms }\n"
+              "routes:\n  - path: /a\n    service: http://a:1\n"
+              "    idempotency: required\n",
+              &d);
+    ck_assert_msg(c != NULL, "%s", dump(&d));
+    ck_assert_str_eq(c->idempotency.store, "redis://127.0.0.1:6379/2");
+    ck_assert_uint_eq(c->idempotency.ttl_ms, 600000);
+    ck_assert_uint_eq(c->idempotency.max_body, 1024);
+    ck_assert_int_eq(c->idempotency.on_store_error_deny, 0);
+    ck_assert_uint_eq(c->idempotency.store_timeout_ms, 20);
+    ck_assert_int_eq(c->routes[0].idempotency, BFF_IDEM_REQUIRED);
+    bff_config_free(c);
+
+    expect_err("idempotency: { store: \"redis://127.0.0.1:6379/1\" }\n" ROUTE,
+               "t.yaml:1:23: store: a redis:// idempotency store must be "
+               "rate_limit.store too: each worker has one Redis connection, shared by "
+               "both");
+    expect_err_prefix(ROUTE "    idempotency: always\n",
+                      "t.yaml:4:18: idempotency \"always\": must be off, optional or "
+                      "required");
+    expect_err_prefix("idempotency: { store_timeout: 1s }\n" ROUTE,
+                      "t.yaml:1:31: store_timeout: applies to a redis:// store only");
+    expect_err_prefix("idempotency: { ttl: 0s }\n" ROUTE, "t.yaml:1:21: ttl \"0s\"");
+    expect_err_prefix("routes:\n  - path: /a\n    static: www\n    idempotency: optional\n",
+                      "t.yaml:4:18: idempotency: a static: route answers GET and HEAD only");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1488,6 +1533,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, err_enums_and_lists);
     tcase_add_test(bad, many_errors_one_pass);
     tcase_add_test(bad, diag_appends);
+    tcase_add_test(bad, idempotency_keys);
     suite_add_tcase(s, bad);
 
     tcase_add_test(val, rate_parse);
