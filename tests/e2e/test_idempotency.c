@@ -4,6 +4,8 @@
  * sent at once (curl multi, one connection each) while the shop holds the
  * first one (delay fault); the assertions are counts, never timings. */
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <hiredis/hiredis.h>
 #include <time.h>
 #include <strings.h>
@@ -762,6 +764,118 @@ START_TEST(redis_killed_mid_run_allow)
 }
 END_TEST
 
+/* ---- Redis killed under load ------------------------------------------------- */
+
+/* Keyed POSTs one after another from a thread, each with a fresh key
+ * and, every third, a repeat of the one before (the client's retry). */
+struct hammer {
+    const char *url, *auth, *tag;
+    _Atomic int stop;
+    _Atomic int sent, created, replayed, unavailable, conflict, other;
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    char           key[96], kh[128];
+    int            n = 0;
+
+    while (!atomic_load(&h->stop)) {
+        if (n % 3 != 2)
+            snprintf(key, sizeof(key), "k-%s-load-%d", h->tag, n);
+        n++;
+        snprintf(kh, sizeof(kh), "Idempotency-Key: %s", key);
+        const char   *hd[] = {"Content-Type: application/json", h->auth, kh, NULL};
+        struct h_resp r;
+        if (h_http("POST", h->url, hd, "{\"sku\":\"load\"}", &r) != 0) {
+            atomic_fetch_add(&h->other, 1);
+            continue;
+        }
+        atomic_fetch_add(&h->sent, 1);
+        if (r.status == 201 && h_header(&r, "Idempotent-Replayed"))
+            atomic_fetch_add(&h->replayed, 1);
+        else if (r.status == 201)
+            atomic_fetch_add(&h->created, 1);
+        else if (r.status == 503)
+            atomic_fetch_add(&h->unavailable, 1);
+        else if (r.status == 409)
+            atomic_fetch_add(&h->conflict, 1); /* the repeat beat the kept answer */
+        else
+            atomic_fetch_add(&h->other, 1);
+        h_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* Waits (bounded: 30 s) until *@v reaches @want. */
+static void wait_count(_Atomic int *v, int want, const char *what)
+{
+    for (int i = 0; i < 3000 && atomic_load(v) < want; i++)
+        sleep_ms(10); /* polling a counter, bounded */
+    ck_assert_msg(atomic_load(v) >= want, "waited for %d %s, got %d", want, what,
+                  atomic_load(v));
+}
+
+static void redis_killed_under_load(const char *on_error)
+{
+    struct redis  rd = {0};
+    struct h_bff  b;
+    struct hammer h = {0};
+    pthread_t     th;
+    char          auth[4096], tag[32];
+    int           deny = strcmp(on_error, "deny") == 0;
+
+    redis_start(&rd);
+    ck_assert_int_eq(
+        h_bff_start(&b, "bff-mobile/bff-mobile", dir, redis_config(rd.port, on_error), &shop),
+        0);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok_a);
+    snprintf(tag, sizeof(tag), "%s-%d", on_error, (int)getpid());
+    h.url = url(&b, "/orders");
+    h.auth = auth;
+    h.tag = tag;
+    long s0 = h_shop_requests(&shop, "orders");
+    ck_assert_int_eq(pthread_create(&th, NULL, hammer_main, &h), 0);
+    wait_count(&h.sent, 100, "answers before the kill");
+    redis_stop_keeping_port(&rd); /* killed with requests running */
+    int at_kill = atomic_load(&h.sent);
+    if (deny)
+        wait_count(&h.unavailable, 100, "503s while Redis is down");
+    else
+        wait_count(&h.sent, at_kill + 100, "answers while Redis is down");
+    redis_start(&rd); /* back, empty */
+    wait_count(&h.replayed, atomic_load(&h.replayed) + 30, "replays after Redis is back");
+    atomic_store(&h.stop, 1);
+    pthread_join(th, NULL);
+    long reached = h_shop_requests(&shop, "orders") - s0;
+    fprintf(stderr,
+            "idempotency, Redis killed under load, on_store_error %s: %d sent "
+            "(%d before the kill), %d created, %d replayed, %d 503, %d 409, %d other; "
+            "the shop reached %ld times\n",
+            on_error, atomic_load(&h.sent), at_kill, atomic_load(&h.created),
+            atomic_load(&h.replayed), atomic_load(&h.unavailable), atomic_load(&h.conflict),
+            atomic_load(&h.other), reached);
+    ck_assert_int_eq(atomic_load(&h.other), 0);
+    /* every answer created once reached the shop once; replays and 503s never */
+    ck_assert_int_eq(reached, atomic_load(&h.created));
+    if (!deny)
+        ck_assert_int_eq(atomic_load(&h.unavailable), 0);
+    ck_assert_int_eq(h_stop(&b.proc), 0);
+    redis_stop(&rd);
+}
+
+START_TEST(redis_killed_under_load_deny)
+{
+    redis_killed_under_load("deny");
+}
+END_TEST
+
+START_TEST(redis_killed_under_load_allow)
+{
+    redis_killed_under_load("allow");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_idempotency");
@@ -783,6 +897,8 @@ static Suite *suite(void)
     tcase_add_test(red, two_instances_sharing_redis_forward_one_of_50_duplicates);
     tcase_add_test(red, redis_killed_mid_run_deny);
     tcase_add_test(red, redis_killed_mid_run_allow);
+    tcase_add_test(red, redis_killed_under_load_deny);
+    tcase_add_test(red, redis_killed_under_load_allow);
     suite_add_tcase(s, red);
     return s;
 }

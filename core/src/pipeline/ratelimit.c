@@ -991,6 +991,13 @@ struct rl_call *rl_redis_send(struct bff_request *r, int argc, const char **argv
         return NULL;
     }
     rw->out++;
+    if (!done && rw->connected) {
+        /* written now, not at the next turn of the loop: a kept answer
+         * reaches Redis before its client can read the answer and ask
+         * again on another connection */
+        redisAsyncHandleWrite(rw->ac);
+        return NULL;
+    }
     if (done) {
         c->deadline_ms = now + timeout_ms;
         wait_add(rw, c);
