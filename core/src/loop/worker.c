@@ -187,11 +187,17 @@ static void curl_timer_due(struct bff_worker *w)
 
 /* Whether libmicrohttpd has work without its fd firing: a connection was
  * resumed, or its timeout is due (0 also while it holds connections whose
- * socket it has not read or written to EAGAIN yet). */
-static int mhd_due(struct bff_worker *w)
+ * socket it has not read or written to EAGAIN yet). @again: the daemon ran
+ * in this turn already; a TLS daemon's 0 may then be a handshake waiting
+ * for its peer (front/tls.c), which one run a turn is enough for. */
+static int mhd_due(struct bff_worker *w, int again)
 {
     MHD_UNSIGNED_LONG_LONG mto;
-    return w->mhd_resumed || (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto == 0);
+    if (w->mhd_resumed)
+        return 1;
+    if (again && w->mhd_tls)
+        return 0;
+    return MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto == 0;
 }
 
 /* One turn: one epoll_wait for every source, then curl's due timer, then
@@ -266,7 +272,7 @@ void *worker_main(void *arg)
             }
         }
         curl_timer_due(w);
-        for (int k = 0; k < 3 && (run_mhd || mhd_due(w)); k++) {
+        for (int k = 0; k < 3 && (run_mhd || mhd_due(w, k > 0)); k++) {
             run_mhd = 0;
             w->mhd_resumed = 0;
             MHD_run(w->mhd);
