@@ -12,6 +12,14 @@
 #include "bff/endpoint.h"
 #include "endpoints.h"
 
+/* Adds @v under the literal key @k of a new object: json-c neither copies
+ * the key nor looks for an old one (each key is added once). */
+static void put(json_object *o, const char *k, json_object *v)
+{
+    json_object_object_add_ex(o, k, v,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static void answer(struct bff_agg *a)
 {
     json_object *order = bff_agg_result(a, "orders");
@@ -22,18 +30,18 @@ static void answer(struct bff_agg *a)
     json_object *body = json_object_new_object();
 
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", bff_json_ref(order, "id"));
-    json_object_object_add(o, "status", bff_json_ref(order, "status"));
-    json_object_object_add(o, "total_cents", bff_json_ref(order, "total_cents"));
-    json_object_object_add(o, "currency", bff_json_ref(order, "currency"));
-    json_object_object_add(body, "order", o);
+    put(o, "id", bff_json_ref(order, "id"));
+    put(o, "status", bff_json_ref(order, "status"));
+    put(o, "total_cents", bff_json_ref(order, "total_cents"));
+    put(o, "currency", bff_json_ref(order, "currency"));
+    put(body, "order", o);
 
     if (user && bff_json_str(user, "name")) {
         json_object *c = json_object_new_object();
-        json_object_object_add(c, "name", bff_json_ref(user, "name"));
-        json_object_object_add(body, "customer", c);
+        put(c, "name", bff_json_ref(user, "name"));
+        put(body, "customer", c);
     } else {
-        json_object_object_add(body, "customer", NULL);
+        put(body, "customer", NULL);
         if (user)
             bff_json_partial_add(partial, "users");
     }
@@ -59,14 +67,14 @@ static void answer(struct bff_agg *a)
                 bff_json_has(rec, "in_stock", json_type_boolean))
                 in_stock = bff_json_ref(rec, "in_stock");
         }
-        json_object_object_add(out, "sku", bff_json_ref(it, "sku"));
-        json_object_object_add(out, "name", bff_json_ref(it, "name"));
-        json_object_object_add(out, "qty", bff_json_ref(it, "qty"));
-        json_object_object_add(out, "in_stock", in_stock);
+        put(out, "sku", bff_json_ref(it, "sku"));
+        put(out, "name", bff_json_ref(it, "name"));
+        put(out, "qty", bff_json_ref(it, "qty"));
+        put(out, "in_stock", in_stock);
         json_object_array_add(items, out);
     }
-    json_object_object_add(body, "items", items);
-    json_object_object_add(body, "partial", partial);
+    put(body, "items", items);
+    put(body, "partial", partial);
     bff_agg_respond_json(a, 200, body);
 }
 

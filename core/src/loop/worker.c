@@ -174,15 +174,50 @@ static void on_wake(struct bff_worker *w)
     }
 }
 
+/* Fires curl's timer if it is due: the transfers a turn started (a 0 ms
+ * timer after curl_multi_add_handle) take their first step in the same
+ * turn instead of costing one more epoll_wait. */
+static void curl_timer_due(struct bff_worker *w)
+{
+    for (int i = 0; i < 4 && w->curl_due_us && bff_now_us() >= w->curl_due_us; i++) {
+        w->curl_due_us = 0;
+        up_worker_event(w, -1, 0);
+    }
+}
+
+/* Whether libmicrohttpd has work without its fd firing: a connection was
+ * resumed, or its timeout is due (0 also while it holds connections whose
+ * socket it has not read or written to EAGAIN yet). @again: the daemon ran
+ * in this turn already; a TLS daemon's 0 may then be a handshake waiting
+ * for its peer (front/tls.c), which one run a turn is enough for. */
+static int mhd_due(struct bff_worker *w, int again)
+{
+    MHD_UNSIGNED_LONG_LONG mto;
+    if (w->mhd_resumed)
+        return 1;
+    if (again && w->mhd_tls)
+        return 0;
+    return MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto == 0;
+}
+
+/* One turn: one epoll_wait for every source, then curl's due timer, then
+ * the daemon, only when its fd fired, a connection was resumed or its
+ * timeout is due (MHD_run's own epoll_wait is a system call too). The
+ * daemon runs again in the same turn while it still has work (after an
+ * answer it takes two more runs to reach the next request's read), a few
+ * times at most, so that a connection always ready cannot starve curl. */
 void *worker_main(void *arg)
 {
     struct bff_worker *w = arg;
     struct epoll_event evs[128];
+    int                run_mhd = 1;
 
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         MHD_UNSIGNED_LONG_LONG mto = 0;
         int                    timeout = 1000;
-        if (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto < 1000)
+        if (w->mhd_resumed)
+            timeout = 0;
+        else if (MHD_get_timeout(w->mhd, &mto) == MHD_YES && mto < 1000)
             timeout = (int)mto;
         if (w->mhd_tls && front_tls_stalled() && timeout < FRONT_TLS_STALL_MS)
             timeout = FRONT_TLS_STALL_MS; /* a handshake waiting: not work (front/tls.c) */
@@ -210,6 +245,7 @@ void *worker_main(void *arg)
             }
             case TAG_WAKE:
                 on_wake(w);
+                run_mhd = 1; /* a quiesce or a drain changes what it answers */
                 break;
             case TAG_RETRY:
                 up_retry_event(w);
@@ -222,8 +258,10 @@ void *worker_main(void *arg)
                 rl_worker_event(w, u, evs[i].events);
                 break;
             case TAG_MHD:
+                run_mhd = 1;
+                break;
             case TAG_NONE:
-                break; /* the daemon runs below, every turn */
+                break;
             }
         }
         if (w->requests) {
@@ -233,11 +271,15 @@ void *worker_main(void *arg)
                 w->next_watch_ms = now_ms + WATCH_AFTER_MS;
             }
         }
-        if (w->curl_due_us && bff_now_us() >= w->curl_due_us) {
-            w->curl_due_us = 0;
-            up_worker_event(w, -1, 0);
+        curl_timer_due(w);
+        for (int k = 0; k < 3 && (run_mhd || mhd_due(w, k > 0)); k++) {
+            run_mhd = 0;
+            w->mhd_resumed = 0;
+            MHD_run(w->mhd);
+            curl_timer_due(w);
         }
-        MHD_run(w->mhd);
+        if (n == 0 && timeout >= 1000)
+            run_mhd = 1; /* an idle second: let the daemon look at its clock */
     }
 
     /* stopping: answer whatever still waits, then let the daemon close it all */

@@ -119,6 +119,7 @@ void req_resume(struct bff_request *r)
     if (r->suspended && !r->answered) {
         r->suspended = 0;
         MHD_resume_connection(r->conn);
+        r->w->mhd_resumed = 1;
     }
 }
 
@@ -174,6 +175,7 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
     if (r->suspended) {
         r->suspended = 0;
         MHD_resume_connection(r->conn);
+        r->w->mhd_resumed = 1;
     }
 }
 

@@ -57,6 +57,8 @@ struct bff_worker {
     int                  listen_fd;
     struct MHD_Daemon   *mhd;
     int                  mhd_tls;     /* the daemon serves HTTPS (front/tls.c) */
+    unsigned             mhd_resumed; /* a connection was resumed since the
+                                         daemon last ran (loop/worker.c) */
     void                *multi;       /* CURLM */
     struct bff_snapshot *snap;        /* this worker's config; swapped on wake */
     unsigned             snap_borrowers; /* requests using snap on the worker's
