@@ -54,17 +54,24 @@ typedef void (*bff_stage_fn)(struct bff_agg *agg);
  *   gzip with q > 0 and the body has at least BFF_GZIP_MIN bytes (below
  *   that, gzip's 18-byte frame and the CPU cost more than they save);
  *   always adds Vary: Accept-Encoding.
+ * - BFF_ENCODE_BR: brotli (quality 5, 64 KiB window) when the client's
+ *   Accept-Encoding gives br a q above 0 and at least gzip's, and the body
+ *   has at least BFF_BR_MIN bytes; always adds Vary: Accept-Encoding. With
+ *   both bits, a client that takes both equally ("gzip, deflate, br") gets
+ *   br; one that ranks gzip higher ("br;q=0.5, gzip") gets gzip.
  * - BFF_ENCODE_ETAG: a strong ETag, "<22 base64url chars of the SHA-256 of
- *   the identity body>", with "-gzip" appended inside the quotes for the
- *   gzip variant; a GET/HEAD whose If-None-Match names it (weak comparison,
+ *   the identity body>", with "-gzip" or "-br" appended inside the quotes
+ *   for the compressed variants; a GET/HEAD whose If-None-Match names it (weak comparison,
  *   lists and "*" included) gets 304 Not Modified and no body. The answer's
  *   Cache-Control becomes "private, no-cache" (a client may keep it and must
  *   revalidate) instead of "no-store". */
 enum bff_encode {
     BFF_ENCODE_GZIP = 1u << 0,
     BFF_ENCODE_ETAG = 1u << 1,
+    BFF_ENCODE_BR = 1u << 2,
 };
 #define BFF_GZIP_MIN 256
+#define BFF_BR_MIN 128
 
 struct bff_endpoint {
     const char        *name;     /* the `handler:` name in the YAML */
@@ -162,7 +169,7 @@ const char *bff_agg_join(struct bff_agg *a, json_object *arr, const char *key, c
 /* Answers with @body (takes ownership, also on failure; serialized compactly,
  * keys in the order added, '/' unescaped) and ends the request. The core
  * adds Server-Timing, X-Request-Id, CORS, and on a 200 what the BFF's and the
- * endpoint's BFF_ENCODE_* ask for (gzip, ETag, 304); Cache-Control is
+ * endpoint's BFF_ENCODE_* ask for (br, gzip, ETag, 304); Cache-Control is
  * "no-store", or "private, no-cache" with BFF_ENCODE_ETAG. */
 void bff_agg_respond_json(struct bff_agg *a, int status, struct json_object *body);
 /* Answers with an RFC 9457 problem (@detail: for the client, no secrets;
