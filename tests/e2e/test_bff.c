@@ -1155,6 +1155,12 @@ START_TEST(wrong_shapes_never_make_half_answers)
          "/api/orders/o-1", "orders answered an item without price_cents (an integer)"},
         {"{\"orders\":\"none\"}", "/v1/home",
          "orders answered a listing without orders (an array)"},
+        /* bff_agg_copy: checked as it copies, the first member it lacks named */
+        {"{\"orders\":[{\"id\":\"o-1\",\"status\":\"paid\",\"total_cents\":1,"
+         "\"currency\":\"EUR\"}],\"next_cursor\":null}",
+         "/v1/home", "orders answered an order without created_at (a string)"},
+        {"{\"orders\":[],\"next_cursor\":42}", "/api/customers/4412/orders",
+         "orders answered a listing without next_cursor (a string or null)"},
     };
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         struct h_resp r;
