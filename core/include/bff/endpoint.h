@@ -174,7 +174,10 @@ int bff_agg_require_each(struct bff_agg *a, json_object *arr, const char *what,
  * added to object @to in the list's order, each a new reference. All are
  * checked first: one missing or of another type fails the request as
  * bff_agg_require does (502 "@what without NAME (a TYPE)"), adds nothing
- * and returns 0. Returns 1. The stage may go on building after a 0 (its
+ * and returns 0. Returns 1. A list that copies (here, bff_agg_pick,
+ * bff_json_pick) names at most 32 members; a longer one is malformed (a
+ * 500; bff_json_pick: NULL).
+ * The stage may go on building after a 0 (its
  * bff_agg_respond_json then only frees the body) or return at once. */
 int bff_agg_copy(struct bff_agg *a, json_object *to, json_object *from,
                  const char *what, const char *fields);

@@ -248,11 +248,12 @@ json_object *bff_json_ref(json_object *o, const char *key)
     return json_object_get(v);
 }
 
-int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
-                    const char *fields)
+/* bff_agg_require, collecting the members into @got (NULL: checks only). */
+static int require(struct bff_agg *a, json_object *o, const char *what,
+                   const char *fields, struct fields_got *got)
 {
     struct field bad;
-    int          rc = fields_check(o, fields, &bad);
+    int          rc = fields_get(o, fields, &bad, got);
 
     if (rc < 0) {
         bff_agg_fail(a, 500, "the endpoint's field list is malformed");
@@ -265,6 +266,12 @@ int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
         return 0;
     }
     return 1;
+}
+
+int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
+                    const char *fields)
+{
+    return require(a, o, what, fields, NULL);
 }
 
 int bff_agg_require_each(struct bff_agg *a, json_object *arr, const char *what,
@@ -281,39 +288,49 @@ int bff_agg_require_each(struct bff_agg *a, json_object *arr, const char *what,
 int bff_agg_copy(struct bff_agg *a, json_object *to, json_object *from,
                  const char *what, const char *fields)
 {
+    struct fields_got got; /* one walk of the list: checked and collected */
+
     if (!json_object_is_type(to, json_type_object)) {
         bff_agg_fail(a, 500, "the endpoint copied into something not an object");
         return 0;
     }
-    if (!bff_agg_require(a, from, what, fields))
+    if (!require(a, from, what, fields, &got))
         return 0;
-    fields_copy(to, from, fields);
+    fields_put(to, &got);
     return 1;
 }
 
-json_object *bff_agg_part(struct bff_agg *a, json_object *partial, const char *part,
-                          const char *fields)
+/* bff_agg_part, collecting the members into @got (NULL: checks only). */
+static json_object *part(struct bff_agg *a, json_object *partial, const char *name,
+                         const char *fields, struct fields_got *got)
 {
-    json_object *o = bff_agg_result(a, part);
+    json_object *o = bff_agg_result(a, name);
     struct field bad;
-    int          rc = o ? fields_check(o, fields, &bad) : 1;
+    int          rc = o ? fields_get(o, fields, &bad, got) : 1;
 
     if (rc == 1)
         return o;
     if (rc < 0)
         a->bad_fields = 1; /* its answer becomes a 500 (bff_agg_respond_json) */
     else
-        bff_json_partial_add(partial, part); /* answered, but not usable */
+        bff_json_partial_add(partial, name); /* answered, but not usable */
     return NULL;
 }
 
-json_object *bff_agg_pick(struct bff_agg *a, json_object *partial, const char *part,
+json_object *bff_agg_part(struct bff_agg *a, json_object *partial, const char *name,
                           const char *fields)
 {
-    json_object *o = bff_agg_part(a, partial, part, fields);
-    json_object *out = o ? json_object_new_object() : NULL;
+    return part(a, partial, name, fields, NULL);
+}
+
+json_object *bff_agg_pick(struct bff_agg *a, json_object *partial, const char *name,
+                          const char *fields)
+{
+    struct fields_got got;
+    json_object      *out =
+        part(a, partial, name, fields, &got) ? json_object_new_object() : NULL;
     if (out)
-        fields_copy(out, o, fields);
+        fields_put(out, &got);
     return out;
 }
 

@@ -46,10 +46,13 @@ static int next_field(const char **p, struct field *f)
     return 1;
 }
 
-int fields_check(json_object *o, const char *fields, struct field *bad)
+int fields_get(json_object *o, const char *fields, struct field *bad,
+               struct fields_got *got)
 {
     const char *p = fields;
     int         rc;
+    if (got)
+        got->n = 0;
     while ((rc = next_field(&p, bad)) == 1) {
         json_object *v;
         if (!json_object_is_type(o, json_type_object) ||
@@ -57,19 +60,33 @@ int fields_check(json_object *o, const char *fields, struct field *bad)
             return 0;
         if (!(v ? json_object_is_type(v, field_types[bad->t].type) : bad->nullable))
             return 0;
+        if (got) {
+            if (got->n == FIELDS_MAX)
+                return -1; /* a list longer than an answer needs */
+            memcpy(got->m[got->n].name, bad->name, sizeof(bad->name));
+            got->m[got->n++].v = v;
+        }
     }
     return rc < 0 ? -1 : 1; /* the end of the list, or a mistake in it */
 }
 
+int fields_check(json_object *o, const char *fields, struct field *bad)
+{
+    return fields_get(o, fields, bad, NULL);
+}
+
+void fields_put(json_object *to, const struct fields_got *got)
+{
+    for (size_t i = 0; i < got->n; i++)
+        json_object_object_add(to, got->m[i].name, json_object_get(got->m[i].v));
+}
+
 void fields_copy(json_object *to, json_object *from, const char *fields)
 {
-    struct field f;
-    const char  *p = fields;
-    while (next_field(&p, &f) == 1) {
-        json_object *v = NULL;
-        json_object_object_get_ex(from, f.name, &v);
-        json_object_object_add(to, f.name, json_object_get(v));
-    }
+    struct field      f;
+    struct fields_got got;
+    if (fields_get(from, fields, &f, &got) == 1)
+        fields_put(to, &got);
 }
 
 const char *fields_type_name(const struct field *f)
@@ -81,10 +98,11 @@ const char *fields_type_name(const struct field *f)
 
 json_object *bff_json_pick(json_object *from, const char *fields)
 {
-    struct field bad;
-    json_object *out = NULL;
-    if (fields_check(from, fields, &bad) == 1 && (out = json_object_new_object()))
-        fields_copy(out, from, fields);
+    struct field      bad;
+    struct fields_got got;
+    json_object      *out = NULL;
+    if (fields_get(from, fields, &bad, &got) == 1 && (out = json_object_new_object()))
+        fields_put(out, &got);
     return out;
 }
 

@@ -21,8 +21,28 @@ struct field {
  * list is malformed (an unknown T, no name, a name over 63 bytes). */
 int fields_check(json_object *o, const char *fields, struct field *bad);
 
+/* The members fields_get found, to add with fields_put: one walk of the
+ * list checks and collects them. */
+#define FIELDS_MAX 32
+struct fields_got {
+    size_t n;
+    struct {
+        char         name[64];
+        json_object *v; /* borrowed from the checked object */
+    } m[FIELDS_MAX];
+};
+
+/* fields_check that also collects the members into @got (NULL: only
+ * checks); a list of more than FIELDS_MAX members reads as malformed. */
+int fields_get(json_object *o, const char *fields, struct field *bad,
+               struct fields_got *got);
+
+/* Adds a new reference to each member in @got to object @to, in the list's
+ * order. */
+void fields_put(json_object *to, const struct fields_got *got);
+
 /* Adds a new reference to each member of @fields of @from to object @to, in
- * the list's order (checked first with fields_check). */
+ * the list's order, when @from has them all (fields_get then fields_put). */
 void fields_copy(json_object *to, json_object *from, const char *fields);
 
 /* What the member should have been, for a detail: "a string", "an integer or

@@ -104,6 +104,34 @@ START_TEST(copy_adds_references_in_the_lists_order)
 }
 END_TEST
 
+START_TEST(get_collects_in_one_walk)
+{
+    json_object      *o = json_tokener_parse(order_json);
+    struct field      bad;
+    struct fields_got got;
+    ck_assert_int_eq(fields_get(o, "currency:s id:s note:s?", &bad, &got), 1);
+    ck_assert_uint_eq(got.n, 3);
+    ck_assert_str_eq(got.m[0].name, "currency");
+    ck_assert_str_eq(json_object_get_string(got.m[0].v), "EUR");
+    ck_assert_ptr_null(got.m[2].v); /* note is null */
+    json_object *to = json_object_new_object();
+    fields_put(to, &got);
+    ck_assert_str_eq(json_object_to_json_string_ext(to, JSON_C_TO_STRING_PLAIN),
+                     "{\"currency\":\"EUR\",\"id\":\"o-1\",\"note\":null}");
+    json_object_put(to);
+    /* a miss collects nothing usable and says so */
+    ck_assert_int_eq(fields_get(o, "id:s gone:i", &bad, &got), 0);
+    ck_assert_str_eq(bad.name, "gone");
+    /* more members than FIELDS_MAX: malformed, also when only checking */
+    char long_list[FIELDS_MAX * 6 + 8] = "";
+    for (int i = 0; i <= FIELDS_MAX; i++)
+        strcat(long_list, "id:s ");
+    ck_assert_int_eq(fields_get(o, long_list, &bad, &got), -1);
+    ck_assert_int_eq(fields_check(o, long_list, &bad), 1); /* checking needs no room */
+    json_object_put(o);
+}
+END_TEST
+
 START_TEST(json_pick_is_all_or_nothing)
 {
     json_object *o = json_tokener_parse(order_json);
@@ -152,6 +180,7 @@ int main(void)
     tcase_add_test(tc, check_names_the_first_missing_or_mistyped_member);
     tcase_add_test(tc, a_malformed_list_is_told_apart);
     tcase_add_test(tc, copy_adds_references_in_the_lists_order);
+    tcase_add_test(tc, get_collects_in_one_walk);
     tcase_add_test(tc, json_pick_is_all_or_nothing);
     tcase_add_test(tc, json_find_and_ref_if);
     suite_add_tcase(s, tc);
