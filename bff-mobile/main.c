@@ -11,8 +11,8 @@ int main(int argc, char **argv)
         .default_config = "bff-mobile/bff-mobile.yaml",
         .endpoints = endpoints,
         .nendpoints = sizeof(endpoints) / sizeof(endpoints[0]),
-        /* a phone on bad data: gzip, and ETag + If-None-Match -> 304 */
-        .encode = BFF_ENCODE_GZIP | BFF_ENCODE_ETAG,
+        /* a phone on bad data: br or gzip, and ETag + If-None-Match -> 304 */
+        .encode = BFF_ENCODE_BR | BFF_ENCODE_GZIP | BFF_ENCODE_ETAG,
     };
     return bff_main(&app, argc, argv);
 }

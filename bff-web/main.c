@@ -12,9 +12,9 @@ int main(int argc, char **argv)
         .default_config = "bff-web/bff-web.yaml",
         .endpoints = endpoints,
         .nendpoints = sizeof(endpoints) / sizeof(endpoints[0]),
-        /* gzip for the API and the dashboard's files; no ETag on the API:
+        /* br or gzip for the API and the dashboard's files; no ETag on the API:
          * its answers carry fresh timings, so a tag would never match */
-        .encode = BFF_ENCODE_GZIP,
+        .encode = BFF_ENCODE_BR | BFF_ENCODE_GZIP,
     };
     return bff_main(&app, argc, argv);
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
       libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
       libgnutls28-dev   # HTTPS on the listener (tls:) and the demo shop: libmicrohttpd's TLS is GnuTLS
-      libyaml-dev zlib1g-dev libhiredis-dev check
+      libyaml-dev zlib1g-dev libbrotli-dev libhiredis-dev check
       curl openssl redis-server python3 python3-jsonschema
       chromium    # tests/browser drives /usr/bin/chromium (headless)
       haproxy prometheus  # tests/e2e/test_fleet.c, make demo-fleet; promtool

@@ -1,5 +1,5 @@
 /* tests/e2e/test_bff.c — the two BFFs end to end: mobile /v1/home and the
- * order screen with gzip, ETag and 304; web /api/customers/{id}/orders with
+ * order screen with br, gzip, ETag and 304; web /api/customers/{id}/orders with
  * pagination and CORS; the dashboard's static files; every answer checked
  * against shared-schemas/; service answers of the wrong shape (from a fake
  * upstream in this file) turned into 502 or partial, never a crash. */
@@ -10,9 +10,12 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
+#include <brotli/decode.h>
+
 #include "common.h"
 
 #define GZIP_MIN 256 /* BFF_GZIP_MIN in bff/endpoint.h */
+#define BR_MIN 128   /* BFF_BR_MIN */
 /* users answers 500: its health check stays green, so the next test finds
  * it called again (refuse=1 would mark it down until the next check) */
 #define USERS_DOWN "error_rate=1&error_status=500"
@@ -268,6 +271,19 @@ static char *gunzip(const char *in, size_t len, size_t *outlen)
     return out;
 }
 
+/* Decodes a br body with libbrotli; returns a malloc'd NUL-terminated copy. */
+static char *unbrotli(const char *in, size_t len, size_t *outlen)
+{
+    size_t cap = 1 << 20;
+    char  *out = malloc(cap);
+    *outlen = cap - 1;
+    ck_assert_int_eq(
+        BrotliDecoderDecompress(len, (const uint8_t *)in, outlen, (uint8_t *)out),
+        BROTLI_DECODER_RESULT_SUCCESS);
+    out[*outlen] = '\0';
+    return out;
+}
+
 static int partial_has(json_object *j, const char *part)
 {
     json_object *p;
@@ -386,8 +402,8 @@ START_TEST(gzip_round_trips_to_the_identity_body)
     ck_assert_ptr_nonnull(etag);
     ck_assert_int_eq(etag[0], '"');
 
-    ck_assert_int_eq(req("GET", &mobile, "/v1/home", token, "Accept-Encoding: gzip, br",
-                         NULL, NULL, &gz),
+    ck_assert_int_eq(req("GET", &mobile, "/v1/home", token,
+                         "Accept-Encoding: br;q=0.9, gzip", NULL, NULL, &gz),
                      0);
     ck_assert_int_eq(gz.status, 200);
     ck_assert_str_eq(h_header(&gz, "Content-Encoding"), "gzip");
@@ -405,33 +421,109 @@ START_TEST(gzip_round_trips_to_the_identity_body)
     free(plain);
     h_resp_free(&gz);
 
-    /* q-values: q=0 refuses gzip, "*" accepts it, an explicit gzip;q=0 wins over "*" */
+    /* q-values: q=0 refuses a coding, "*" accepts it, an explicit q=0 wins over "*";
+     * br when its q is at least gzip's */
     static const struct {
         const char *ae;
-        int         gzip;
+        const char *ce; /* NULL: the identity */
     } cases[] = {
-        {"Accept-Encoding: gzip;q=0", 0},
-        {"Accept-Encoding: br", 0},
-        {"Accept-Encoding: *", 1},
-        {"Accept-Encoding: gzip;q=0, *;q=1", 0},
-        {"Accept-Encoding: GZIP; q=0.5", 1},
-        {"Accept-Encoding: identity, x-gzip", 1},
-        {"Accept-Encoding: gzip;q=0.000", 0},
-        {"Accept-Encoding: deflate, gzip;q=1.0", 1},
+        {"Accept-Encoding: gzip;q=0", NULL},
+        {"Accept-Encoding: br", "br"},
+        {"Accept-Encoding: *", "br"},
+        {"Accept-Encoding: gzip;q=0, *;q=1", "br"},
+        {"Accept-Encoding: br;q=0, gzip;q=0, *;q=1", NULL},
+        {"Accept-Encoding: GZIP; q=0.5", "gzip"},
+        {"Accept-Encoding: identity, x-gzip", "gzip"},
+        {"Accept-Encoding: gzip;q=0.000", NULL},
+        {"Accept-Encoding: deflate, gzip;q=1.0", "gzip"},
+        {"Accept-Encoding: gzip, deflate, br", "br"},
+        {"Accept-Encoding: br;q=0.5, gzip;q=0.6", "gzip"},
+        {"Accept-Encoding: br;q=0.6, gzip;q=0.6", "br"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ck_assert_int_eq(
             req("GET", &mobile, "/v1/home", token, cases[i].ae, NULL, NULL, &gz), 0);
         ck_assert_int_eq(gz.status, 200);
         const char *ce = h_header(&gz, "Content-Encoding");
-        ck_assert_msg((ce != NULL) == cases[i].gzip, "%s: Content-Encoding %s",
-                      cases[i].ae, ce ? ce : "(none)");
-        if (!cases[i].gzip) {
+        ck_assert_msg(cases[i].ce ? ce && strcmp(ce, cases[i].ce) == 0 : !ce,
+                      "%s: Content-Encoding %s", cases[i].ae, ce ? ce : "(none)");
+        if (!cases[i].ce) {
             ck_assert_uint_eq(gz.len, id.len);
             ck_assert_str_eq(h_header(&gz, "ETag"), etag);
         }
         h_resp_free(&gz);
     }
+    free(etag);
+    h_resp_free(&id);
+}
+END_TEST
+
+START_TEST(br_round_trips_to_the_identity_body)
+{
+    struct h_resp id, br, gz;
+    ck_assert_int_eq(get(&mobile, "/v1/home", token, &id), 0);
+    ck_assert_int_eq(id.status, 200);
+    char *etag = hdr_dup(&id, "ETag");
+    ck_assert_ptr_nonnull(etag);
+
+    ck_assert_int_eq(req("GET", &mobile, "/v1/home", token,
+                         "Accept-Encoding: gzip, deflate, br", NULL, NULL, &br),
+                     0);
+    ck_assert_int_eq(br.status, 200);
+    ck_assert_str_eq(h_header(&br, "Content-Encoding"), "br");
+    ck_assert_str_eq(h_header(&br, "Vary"), "Accept-Encoding");
+    ck_assert_int_eq(atoi(h_header(&br, "Content-Length")), (int)br.len);
+    size_t plain_len;
+    char  *plain = unbrotli(br.body, br.len, &plain_len);
+    ck_assert_uint_eq(plain_len, id.len);
+    ck_assert_int_eq(memcmp(plain, id.body, id.len), 0);
+    free(plain);
+    ck_assert_int_eq(h_schema_valid("bff-mobile.home.schema.json", id.body), 0);
+    /* smaller than gzip on the same answer */
+    ck_assert_int_eq(req("GET", &mobile, "/v1/home", token, "Accept-Encoding: gzip",
+                         NULL, NULL, &gz),
+                     0);
+    ck_assert_str_eq(h_header(&gz, "Content-Encoding"), "gzip");
+    ck_assert_uint_lt(br.len, gz.len);
+    /* its own strong tag: the identity's with -br inside the quotes */
+    char want[128], inm[160];
+    snprintf(want, sizeof(want), "%.*s-br\"", (int)strlen(etag) - 1, etag);
+    ck_assert_str_eq(h_header(&br, "ETag"), want);
+    h_resp_free(&br);
+    h_resp_free(&gz);
+
+    /* the br tag revalidates the br variant (304), not the gzip one nor identity */
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", want);
+    ck_assert_int_eq(
+        req("GET", &mobile, "/v1/home", token, inm, "Accept-Encoding: br", NULL, &br),
+        0);
+    ck_assert_int_eq(br.status, 304);
+    ck_assert_uint_eq(br.len, 0);
+    ck_assert_str_eq(h_header(&br, "ETag"), want);
+    ck_assert_str_eq(h_header(&br, "Vary"), "Accept-Encoding");
+    ck_assert_ptr_null(h_header(&br, "Content-Encoding"));
+    h_resp_free(&br);
+    ck_assert_int_eq(
+        req("GET", &mobile, "/v1/home", token, inm, "Accept-Encoding: gzip", NULL, &br),
+        0);
+    ck_assert_int_eq(br.status, 200);
+    ck_assert_str_eq(h_header(&br, "Content-Encoding"), "gzip");
+    h_resp_free(&br);
+    ck_assert_int_eq(req("GET", &mobile, "/v1/home", token, inm, NULL, NULL, &br), 0);
+    ck_assert_int_eq(br.status, 200);
+    ck_assert_str_eq(h_header(&br, "ETag"), etag);
+    h_resp_free(&br);
+
+    /* the web API: br too, and it decodes to an answer of the shared shape */
+    ck_assert_int_eq(req("GET", &web, "/api/orders/o-1", support, "Accept-Encoding: br",
+                         NULL, NULL, &br),
+                     0);
+    ck_assert_int_eq(br.status, 200);
+    ck_assert_str_eq(h_header(&br, "Content-Encoding"), "br");
+    plain = unbrotli(br.body, br.len, &plain_len);
+    ck_assert_int_eq(h_schema_valid("bff-web.order-details.schema.json", plain), 0);
+    free(plain);
+    h_resp_free(&br);
     free(etag);
     h_resp_free(&id);
 }
@@ -449,11 +541,33 @@ START_TEST(small_answers_are_not_gzipped)
     ck_assert_str_eq(h_header(&r, "Vary"), "Accept-Encoding"); /* it could have been */
     ck_assert_ptr_nonnull(h_header(&r, "ETag"));
     ck_assert_int_eq(h_schema_valid("bff-mobile.order-screen.schema.json", r.body), 0);
+    char  *plain_tag = hdr_dup(&r, "ETag");
+    char  *plain = malloc(r.len + 1);
+    size_t plain_len = r.len, n;
+    memcpy(plain, r.body, r.len);
+    plain[r.len] = '\0';
     h_resp_free(&r);
 
-    /* problems are never gzipped nor tagged */
+    /* br's frame is a few bytes: it starts at BFF_BR_MIN (128), below gzip's floor */
+    ck_assert_uint_ge(plain_len, BR_MIN);
+    ck_assert_int_eq(req("GET", &mobile, "/v1/order-screen/o-1", token,
+                         "Accept-Encoding: gzip, br", NULL, NULL, &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(h_header(&r, "Content-Encoding"), "br");
+    ck_assert_uint_lt(r.len, plain_len);
+    char *dec = unbrotli(r.body, r.len, &n);
+    ck_assert_uint_eq(n, plain_len);
+    ck_assert_str_eq(dec, plain);
+    ck_assert_str_ne(h_header(&r, "ETag"), plain_tag);
+    free(dec);
+    free(plain);
+    free(plain_tag);
+    h_resp_free(&r);
+
+    /* problems are never compressed nor tagged */
     ck_assert_int_eq(req("GET", &mobile, "/v1/order-screen/o-404", token,
-                         "Accept-Encoding: gzip", NULL, NULL, &r),
+                         "Accept-Encoding: gzip, br", NULL, NULL, &r),
                      0);
     assert_problem(&r, 404);
     ck_assert_ptr_null(h_header(&r, "Content-Encoding"));
@@ -1041,16 +1155,22 @@ START_TEST(wrong_shapes_never_make_half_answers)
          "/api/orders/o-1", "orders answered an item without price_cents (an integer)"},
         {"{\"orders\":\"none\"}", "/v1/home",
          "orders answered a listing without orders (an array)"},
+        /* bff_agg_copy: checked as it copies, the first member it lacks named */
+        {"{\"orders\":[{\"id\":\"o-1\",\"status\":\"paid\",\"total_cents\":1,"
+         "\"currency\":\"EUR\"}],\"next_cursor\":null}",
+         "/v1/home", "orders answered an order without created_at (a string)"},
+        {"{\"orders\":[],\"next_cursor\":42}", "/api/customers/4412/orders",
+         "orders answered a listing without next_cursor (a string or null)"},
     };
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         struct h_resp r;
         fake_set(good_user, named[i].orders, good_inventory);
         int on_mobile = strncmp(named[i].path, "/v1/", 4) == 0;
-        ck_assert_int_eq(get(on_mobile ? &fake_mobile : &fake_web, named[i].path,
-                             on_mobile && strcmp(named[i].path, "/v1/home") == 0 ? token
-                                                                                : support,
-                             &r),
-                         0);
+        ck_assert_int_eq(
+            get(on_mobile ? &fake_mobile : &fake_web, named[i].path,
+                on_mobile && strcmp(named[i].path, "/v1/home") == 0 ? token : support,
+                &r),
+            0);
         assert_problem(&r, 502);
         json_object *j = body_json(&r);
         ck_assert_str_eq(jstr(j, "detail"), named[i].detail);
@@ -1122,6 +1242,7 @@ static Suite *suite(void)
     tcase_add_test(tc, home_without_users_greets_without_a_name);
     tcase_add_test(tc, home_without_orders_is_the_orders_error);
     tcase_add_test(tc, gzip_round_trips_to_the_identity_body);
+    tcase_add_test(tc, br_round_trips_to_the_identity_body);
     tcase_add_test(tc, small_answers_are_not_gzipped);
     tcase_add_test(tc, if_none_match_gives_304);
     tcase_add_test(tc, web_api_is_gzipped_but_untagged);

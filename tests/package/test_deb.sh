@@ -60,7 +60,7 @@ version=$(sed -n "s/^ *version : '\([^']*\)',\$/\1/p" "$src/meson.build")
 [ "$(basename "$deb")" = "portico_${version}_$(dpkg --print-architecture).deb" ] ||
   fail "file name $(basename "$deb")"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libmicrohttpd12 libcurl4 libjson-c5 libssl3 libyaml-0-2 zlib1g \
+for lib in libc6 libmicrohttpd12 libcurl4 libjson-c5 libssl3 libyaml-0-2 zlib1g libbrotli1 \
            libhiredis0.14 procps; do
   grep -qE "(^|, )$lib( \(|,|\$)" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done

@@ -14,7 +14,10 @@
  * name the next stage. A stage that does neither ends the request with 500
  * "the endpoint ended without an answer". Once a stage has answered, the
  * request is over: calls it declared are never started, no next stage runs,
- * and later bff_agg_* calls on @agg are not allowed (the request may be
+ * and the first answer stands (a later bff_agg_respond_json or bff_agg_fail
+ * in the same stage does nothing but free its body, so a stage whose
+ * bff_agg_copy failed may still finish building); after the stage has
+ * returned, no bff_agg_* call on @agg is allowed (the request may be
  * freed). Part names are unique over the whole request, not per stage.
  *
  * Threads: every stage of a request runs on the worker thread that accepted
@@ -54,17 +57,25 @@ typedef void (*bff_stage_fn)(struct bff_agg *agg);
  *   gzip with q > 0 and the body has at least BFF_GZIP_MIN bytes (below
  *   that, gzip's 18-byte frame and the CPU cost more than they save);
  *   always adds Vary: Accept-Encoding.
+ * - BFF_ENCODE_BR: brotli (quality 5, 64 KiB window) when the client's
+ *   Accept-Encoding gives br a q above 0 and at least gzip's, and the body
+ *   has at least BFF_BR_MIN bytes; always adds Vary: Accept-Encoding. With
+ *   both bits, a client that takes both equally ("gzip, deflate, br") gets
+ *   br; one that ranks gzip higher ("br;q=0.5, gzip") gets gzip.
  * - BFF_ENCODE_ETAG: a strong ETag, "<22 base64url chars of the SHA-256 of
- *   the identity body>", with "-gzip" appended inside the quotes for the
- *   gzip variant; a GET/HEAD whose If-None-Match names it (weak comparison,
- *   lists and "*" included) gets 304 Not Modified and no body. The answer's
+ *   the identity body>", with "-gzip" or "-br" appended inside the quotes
+ *   for the compressed variants; a GET/HEAD whose If-None-Match names it
+ *   (weak comparison, lists and "*" included) gets 304 Not Modified and no
+ *   body. The answer's
  *   Cache-Control becomes "private, no-cache" (a client may keep it and must
  *   revalidate) instead of "no-store". */
 enum bff_encode {
     BFF_ENCODE_GZIP = 1u << 0,
     BFF_ENCODE_ETAG = 1u << 1,
+    BFF_ENCODE_BR = 1u << 2,
 };
 #define BFF_GZIP_MIN 256
+#define BFF_BR_MIN 128
 
 struct bff_endpoint {
     const char        *name;     /* the `handler:` name in the YAML */
@@ -143,13 +154,56 @@ int bff_json_has(json_object *o, const char *key, json_type t);
 /* Checks a service's answer before it is shaped: object @o must have every
  * member of @fields, a space-separated list of "name:T" with T one of s
  * (string), i (integer), b (boolean), a (array), o (object), e.g.
- * "id:s total_cents:i items:a". Returns 1 when it does. Otherwise fails the
- * request with 502 and the detail "@what without NAME (a TYPE)" for the
- * first member missing or of another type (@o not an object: its first
- * member) and returns 0: the stage returns at once. A malformed @fields (an
- * unknown T, a name over 63 bytes) fails it with 500. */
+ * "id:s total_cents:i items:a"; "name:T?" takes null too (the member must
+ * still be there: a schema's "required" with "type": [T, "null"]). Returns 1
+ * when it does. Otherwise fails the request with 502 and the detail "@what
+ * without NAME (a TYPE)" for the first member missing or of another type
+ * (@o not an object: its first member) and returns 0: the stage returns at
+ * once. A malformed @fields (an unknown T, a name over 63 bytes) fails it
+ * with 500. */
 int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
                     const char *fields);
+
+/* bff_agg_require for every element of array @arr (not an array: nothing
+ * to check). */
+int bff_agg_require_each(struct bff_agg *a, json_object *arr, const char *what,
+                         const char *fields);
+
+/* Shaping an answer from parts: copy the members an answer shows, checked.
+ * bff_agg_copy: the members @fields (the bff_agg_require list) of @from
+ * added to object @to in the list's order, each a new reference. All are
+ * checked first: one missing or of another type fails the request as
+ * bff_agg_require does (502 "@what without NAME (a TYPE)"), adds nothing
+ * and returns 0. Returns 1. A list that copies (here, bff_agg_pick,
+ * bff_json_pick) names at most 32 members; a longer one is malformed (a
+ * 500; bff_json_pick: NULL).
+ * The stage may go on building after a 0 (its
+ * bff_agg_respond_json then only frees the body) or return at once. */
+int bff_agg_copy(struct bff_agg *a, json_object *to, json_object *from,
+                 const char *what, const char *fields);
+/* For an optional part, which never fails the request: bff_agg_part is the
+ * answer of part @part (borrowed, as bff_agg_result) when it has every
+ * member of @fields, typed; else NULL: the part failed or was not declared,
+ * or it answered without one of them, and then @part is added to @partial
+ * (bff_json_partial_add: "as good as missing"). bff_agg_pick is those
+ * members alone, in a new object that you own (adding it to your answer
+ * hands it over), or NULL likewise. A malformed @fields makes the answer a
+ * 500. */
+json_object *bff_agg_part(struct bff_agg *a, json_object *partial, const char *part,
+                          const char *fields);
+json_object *bff_agg_pick(struct bff_agg *a, json_object *partial, const char *part,
+                          const char *fields);
+/* The same for any object: the members @fields of @from in a new object
+ * that you own when @from has them all, typed; else NULL (@from NULL, or a
+ * member missing or of another type; a malformed @fields matches nothing).
+ * For data an answer may show without (an inventory record). */
+json_object *bff_json_pick(json_object *from, const char *fields);
+/* bff_json_ref when the member @key of @o is of type @t; else NULL. */
+json_object *bff_json_ref_if(json_object *o, const char *key, json_type t);
+/* The first object of array @arr whose string member @key is @value
+ * (borrowed from @arr); NULL when there is none, @arr is not an array or
+ * @value is NULL. */
+json_object *bff_json_find(json_object *arr, const char *key, const char *value);
 /* Appends @part to the JSON array @partial unless it is there already (a
  * part that answered but could not be used). */
 void bff_json_partial_add(json_object *partial, const char *part);
@@ -162,7 +216,7 @@ const char *bff_agg_join(struct bff_agg *a, json_object *arr, const char *key, c
 /* Answers with @body (takes ownership, also on failure; serialized compactly,
  * keys in the order added, '/' unescaped) and ends the request. The core
  * adds Server-Timing, X-Request-Id, CORS, and on a 200 what the BFF's and the
- * endpoint's BFF_ENCODE_* ask for (gzip, ETag, 304); Cache-Control is
+ * endpoint's BFF_ENCODE_* ask for (br, gzip, ETag, 304); Cache-Control is
  * "no-store", or "private, no-cache" with BFF_ENCODE_ETAG. */
 void bff_agg_respond_json(struct bff_agg *a, int status, struct json_object *body);
 /* Answers with an RFC 9457 problem (@detail: for the client, no secrets;

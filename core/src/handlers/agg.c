@@ -13,6 +13,7 @@
 #include "bff/router.h"
 #include "bff/util.h"
 #include "handlers/encode.h"
+#include "handlers/fields.h"
 #include "handlers/handlers.h"
 #include "request/request.h"
 #include "rules/breaker.h"
@@ -53,6 +54,7 @@ struct bff_agg {
     uint64_t            begin_us;      /* when the aggregation began */
     uint32_t            budget_ms;     /* the route's timeout: deadline - begin */
     int                 in_stage;      /* inside a stage function */
+    int                 bad_fields;    /* bff_agg_part read a malformed field list */
     uint32_t            retry_after_s; /* a required part was refused (503) */
 };
 
@@ -246,45 +248,90 @@ json_object *bff_json_ref(json_object *o, const char *key)
     return json_object_get(v);
 }
 
+/* bff_agg_require, collecting the members into @got (NULL: checks only). */
+static int require(struct bff_agg *a, json_object *o, const char *what,
+                   const char *fields, struct fields_got *got)
+{
+    struct field bad;
+    int          rc = fields_get(o, fields, &bad, got);
+
+    if (rc < 0) {
+        bff_agg_fail(a, 500, "the endpoint's field list is malformed");
+        return 0;
+    }
+    if (rc == 0) {
+        const char *d = bff_arena_cat(&a->req->arena, what, " without ", bad.name, " (",
+                                      fields_type_name(&bad), ")", NULL);
+        bff_agg_fail(a, 502, d ? d : "a service answered without a field it needs");
+        return 0;
+    }
+    return 1;
+}
+
 int bff_agg_require(struct bff_agg *a, json_object *o, const char *what,
                     const char *fields)
 {
-    static const struct {
-        char        letter;
-        json_type   type;
-        const char *name;
-    } types[] = {{'s', json_type_string, "a string"}, {'i', json_type_int, "an integer"},
-                 {'b', json_type_boolean, "a boolean"}, {'a', json_type_array, "an array"},
-                 {'o', json_type_object, "an object"}};
-    const char *p = fields;
+    return require(a, o, what, fields, NULL);
+}
 
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        const char *colon = strchr(p, ':');
-        size_t      nl = colon ? (size_t)(colon - p) : 0;
-        char        name[64];
-        int         t = -1;
-        for (int k = 0; colon && k < (int)(sizeof(types) / sizeof(types[0])); k++)
-            if (colon[1] == types[k].letter && (colon[2] == ' ' || colon[2] == '\0'))
-                t = k;
-        if (t < 0 || nl == 0 || nl >= sizeof(name)) {
-            bff_agg_fail(a, 500, "the endpoint's field list is malformed");
+int bff_agg_require_each(struct bff_agg *a, json_object *arr, const char *what,
+                         const char *fields)
+{
+    size_t n =
+        json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!bff_agg_require(a, json_object_array_get_idx(arr, i), what, fields))
             return 0;
-        }
-        memcpy(name, p, nl);
-        name[nl] = '\0';
-        if (!bff_json_has(o, name, types[t].type)) {
-            const char *d = bff_arena_cat(&a->req->arena, what, " without ", name, " (",
-                                          types[t].name, ")", NULL);
-            bff_agg_fail(a, 502, d ? d : "a service answered without a field it needs");
-            return 0;
-        }
-        p = colon + 2;
-    }
     return 1;
+}
+
+int bff_agg_copy(struct bff_agg *a, json_object *to, json_object *from,
+                 const char *what, const char *fields)
+{
+    struct fields_got got; /* one walk of the list: checked and collected */
+
+    if (!json_object_is_type(to, json_type_object)) {
+        bff_agg_fail(a, 500, "the endpoint copied into something not an object");
+        return 0;
+    }
+    if (!require(a, from, what, fields, &got))
+        return 0;
+    fields_put(to, &got);
+    return 1;
+}
+
+/* bff_agg_part, collecting the members into @got (NULL: checks only). */
+static json_object *part(struct bff_agg *a, json_object *partial, const char *name,
+                         const char *fields, struct fields_got *got)
+{
+    json_object *o = bff_agg_result(a, name);
+    struct field bad;
+    int          rc = o ? fields_get(o, fields, &bad, got) : 1;
+
+    if (rc == 1)
+        return o;
+    if (rc < 0)
+        a->bad_fields = 1; /* its answer becomes a 500 (bff_agg_respond_json) */
+    else
+        bff_json_partial_add(partial, name); /* answered, but not usable */
+    return NULL;
+}
+
+json_object *bff_agg_part(struct bff_agg *a, json_object *partial, const char *name,
+                          const char *fields)
+{
+    return part(a, partial, name, fields, NULL);
+}
+
+json_object *bff_agg_pick(struct bff_agg *a, json_object *partial, const char *name,
+                          const char *fields)
+{
+    struct fields_got got;
+    json_object      *out =
+        part(a, partial, name, fields, &got) ? json_object_new_object() : NULL;
+    if (out)
+        fields_put(out, &got);
+    return out;
 }
 
 int bff_json_has(json_object *o, const char *key, json_type t)
@@ -342,8 +389,15 @@ void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
 {
     struct bff_request *r = a->req;
     size_t              len = 0;
-    const char         *s = json_object_to_json_string_length(
-                body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+    if (r->answered || a->bad_fields) { /* a check failed the request already */
+        json_object_put(body);
+        if (!r->answered)
+            bff_agg_fail(a, 500, "the endpoint's field list is malformed");
+        return;
+    }
+    const char *s = json_object_to_json_string_length(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     char *copy = s ? bff_arena_strndup(&r->arena, s, len) : NULL;
     json_object_put(body);
     server_timing(a);
@@ -370,6 +424,8 @@ void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
 
 void bff_agg_fail(struct bff_agg *a, int status, const char *detail)
 {
+    if (a->req->answered)
+        return; /* the first answer stands */
     server_timing(a);
     struct bff_hdr h[2];
     size_t         nh = 0;
@@ -642,4 +698,3 @@ void agg_start(struct bff_request *r)
     r->cancel = agg_cancel;
     run_stage(a, ep->begin);
 }
-

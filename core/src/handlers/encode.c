@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <brotli/encode.h>
 #include <zlib.h>
 
 #include "bff/err.h"
@@ -90,33 +91,47 @@ int encode_inm_match(const char *inm, const char *etag)
     return 0;
 }
 
-/* 1 when the parameters @p (up to @end, ";q=0.5;x=y") give q above zero;
- * without a q: 1. */
-static int q_positive(const char *p, const char *end)
+/* The q of the parameters @p (up to @end, ";q=0.5;x=y") in thousandths
+ * (RFC 9110 §12.4.2: "0" to "1", up to three decimals); without a q: 1000.
+ * A q that is not a number reads as 0 (refused: we cannot tell what the
+ * client meant), one above 1 as 1000. */
+static int q_of(const char *p, const char *end)
 {
     while (p < end) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
         if (!semi)
-            return 1;
+            return 1000;
         p = skip_ows(semi + 1);
         if (p < end && (*p == 'q' || *p == 'Q')) {
             const char *v = skip_ows(p + 1);
             if (v < end && *v == '=') {
-                for (v = skip_ows(v + 1); v < end && (*v == '0' || *v == '.'); v++)
-                    ;
-                return v < end && *v >= '1' && *v <= '9';
+                v = skip_ows(v + 1);
+                if (v >= end || *v < '0' || *v > '9')
+                    return 0;
+                int q = 0;
+                for (; v < end && *v >= '0' && *v <= '9'; v++)
+                    q = q < 10 ? q * 10 + (*v - '0') : 10;
+                if (q >= 1)
+                    return 1000;
+                if (v < end && *v == '.')
+                    for (int scale = 100, i = 0; ++v < end && *v >= '0' && *v <= '9';
+                         i++, scale /= 10)
+                        q += i < 3 ? (*v - '0') * scale : 0;
+                return q;
             }
         }
     }
-    return 1;
+    return 1000;
 }
 
-int encode_accepts_gzip(const char *ae)
+int encode_ae_q(const char *ae, const char *coding)
 {
-    int gzip = -1, star = -1;
+    int    named = -1, star = -1;
+    size_t cl = strlen(coding);
+    int    gzip = cl == 4 && strncasecmp(coding, "gzip", 4) == 0;
 
     if (!ae)
-        return 0;
+        return -1;
     for (const char *p = ae; *p;) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
@@ -125,15 +140,30 @@ int encode_accepts_gzip(const char *ae)
         while (te < end && *te != ';' && *te != ' ' && *te != '\t')
             te++;
         size_t n = (size_t)(te - tok);
-        int    q = q_positive(te, end);
-        if ((n == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
-            (n == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
-            gzip = gzip > 0 ? 1 : q;
+        int    q = q_of(te, end);
+        if ((n == cl && strncasecmp(tok, coding, cl) == 0) ||
+            (gzip && n == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
+            named = q > named ? q : named; /* named twice: the better one */
         else if (n == 1 && *tok == '*')
-            star = q;
+            star = q > star ? q : star;
         p = comma ? comma + 1 : end;
     }
-    return gzip >= 0 ? gzip : star > 0;
+    return named >= 0 ? named : star;
+}
+
+int encode_accepts_gzip(const char *ae)
+{
+    return encode_ae_q(ae, "gzip") > 0;
+}
+
+enum encode_coding encode_choose(const char *ae, unsigned offer)
+{
+    int qg = offer & BFF_ENCODE_GZIP ? encode_ae_q(ae, "gzip") : 0;
+    int qb = offer & BFF_ENCODE_BR ? encode_ae_q(ae, "br") : 0;
+
+    if (qb > 0 && qb >= qg)
+        return ENCODE_BR;
+    return qg > 0 ? ENCODE_GZIP : ENCODE_IDENTITY;
 }
 
 int encode_gzip(const void *in, size_t len, char **out, size_t *outlen)
@@ -163,6 +193,34 @@ int encode_gzip(const void *in, size_t len, char **out, size_t *outlen)
     if (rc != Z_STREAM_END) {
         free(buf);
         return BFF_EIO;
+    }
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+int encode_br(const void *in, size_t len, char **out, size_t *outlen)
+{
+    return encode_br_with(in, len, ENCODE_BR_QUALITY, ENCODE_BR_LGWIN, out, outlen);
+}
+
+int encode_br_with(const void *in, size_t len, int quality, int lgwin, char **out,
+                   size_t *outlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    size_t cap = BrotliEncoderMaxCompressedSize(len);
+    if (cap == 0)
+        return BFF_ERANGE; /* too large for one brotli stream */
+    char *buf = malloc(cap);
+    if (!buf)
+        return BFF_ENOMEM;
+    size_t n = cap;
+    /* MODE_TEXT: JSON, HTML, JS and CSS are UTF-8 text */
+    if (!BrotliEncoderCompress(quality, lgwin, BROTLI_MODE_TEXT, len,
+                               (const uint8_t *)(len ? in : ""), &n, (uint8_t *)buf)) {
+        free(buf);
+        return BFF_ENOMEM; /* its only failure besides bad parameters */
     }
     *out = buf;
     *outlen = n;
@@ -220,14 +278,17 @@ static int not_modified(struct bff_request *r, const char *etag, int64_t last_mo
 void encode_respond(struct bff_request *r, const struct encode_answer *ans)
 {
     enum { MAX_EXTRA = 6 };
-    struct bff_hdr h[16 + MAX_EXTRA];
-    size_t         nh = 0;
-    char          *body = ans->body;
-    size_t         len = ans->len;
-    int            owned = ans->body_malloced;
-    unsigned       flags = ans->status == 200 ? ans->flags : 0;
-    char           tag[ENCODE_ETAG_MAX], lm[40];
-    int            gz = 0;
+    static const char *const suffix[] = {"", "-gzip\"", "-br\""};
+    static const char *const name[] = {NULL, "gzip", "br"};
+    struct bff_hdr           h[16 + MAX_EXTRA];
+    size_t                   nh = 0;
+    char                    *body = ans->body;
+    size_t                   len = ans->len;
+    int                      owned = ans->body_malloced;
+    unsigned                 flags = ans->status == 200 ? ans->flags : 0;
+    unsigned                 offer = flags & (BFF_ENCODE_GZIP | BFF_ENCODE_BR);
+    char                     tag[ENCODE_ETAG_MAX], lm[40];
+    enum encode_coding       coding = ENCODE_IDENTITY;
 
     for (size_t i = 0; i < ans->nhdrs && nh < 16; i++)
         h[nh++] = ans->hdrs[i];
@@ -237,39 +298,46 @@ void encode_respond(struct bff_request *r, const struct encode_answer *ans)
         req_respond(r, ans->status, ans->type, body, len, owned, h, nh);
         return;
     }
-    if (flags & BFF_ENCODE_GZIP) {
+    if (offer) {
         h[nh++] = (struct bff_hdr){"Vary", "Accept-Encoding"};
-        gz = ans->compressible && len >= BFF_GZIP_MIN &&
-             encode_accepts_gzip(req_header(r, "Accept-Encoding"));
+        /* each coding from its own floor up: br's frame is a few bytes,
+         * gzip's 18 */
+        if (len < BFF_GZIP_MIN)
+            offer &= ~(unsigned)BFF_ENCODE_GZIP;
+        if (len < BFF_BR_MIN)
+            offer &= ~(unsigned)BFF_ENCODE_BR;
+        if (ans->compressible && offer)
+            coding = encode_choose(req_header(r, "Accept-Encoding"), offer);
     }
     if (ans->last_modified > 0) {
         encode_http_date(ans->last_modified, lm, sizeof(lm));
         h[nh++] = (struct bff_hdr){"Last-Modified", lm};
     }
-    if (flags & BFF_ENCODE_ETAG) {
-        encode_etag(body, len, tag);
-        if (gz)
-            memcpy(tag + strlen(tag) - 1, "-gzip\"", 7);
-    }
-    size_t etag_at = nh;
-    if (flags & BFF_ENCODE_ETAG)
-        h[nh++] = (struct bff_hdr){"ETag", tag};
-
-    if (gz) {
+    if (coding != ENCODE_IDENTITY) {
         char  *z = NULL;
         size_t zlen = 0;
-        if (encode_gzip(body, len, &z, &zlen) == 0) {
+        int    rc = coding == ENCODE_BR ? encode_br(body, len, &z, &zlen)
+                                        : encode_gzip(body, len, &z, &zlen);
+        if (rc == 0 && zlen < len) {
+            if (flags & BFF_ENCODE_ETAG) /* the identity's tag, before the body goes */
+                encode_etag(body, len, tag);
             if (owned)
                 free(body);
             body = z;
             len = zlen;
             owned = 1;
-        } else if (flags & BFF_ENCODE_ETAG) {
-            /* out of memory: send identity, with the identity's tag */
-            encode_etag(body, len, tag);
-            h[etag_at].value = tag;
-            gz = 0;
+        } else {
+            /* out of memory, or no smaller: the identity, with its own tag */
+            free(z);
+            coding = ENCODE_IDENTITY;
         }
+    }
+    if (flags & BFF_ENCODE_ETAG) {
+        if (coding == ENCODE_IDENTITY)
+            encode_etag(body, len, tag);
+        else /* the variant's tag: the identity's with a suffix inside the quotes */
+            memcpy(tag + strlen(tag) - 1, suffix[coding], strlen(suffix[coding]) + 1);
+        h[nh++] = (struct bff_hdr){"ETag", tag};
     }
     if (not_modified(r, flags & BFF_ENCODE_ETAG ? tag : NULL, ans->last_modified)) {
         /* the body goes along only so that the 304's Content-Length is the
@@ -280,7 +348,7 @@ void encode_respond(struct bff_request *r, const struct encode_answer *ans)
             r->bytes_out = 0; /* for the access log: no body was sent */
         return;
     }
-    if (gz)
-        h[nh++] = (struct bff_hdr){"Content-Encoding", "gzip"};
+    if (coding != ENCODE_IDENTITY)
+        h[nh++] = (struct bff_hdr){"Content-Encoding", name[coding]};
     req_respond(r, 200, ans->type, body, len, owned, h, nh);
 }

@@ -86,8 +86,9 @@ void static_serve(struct bff_request *r)
     struct encode_answer ans = {
         .status = 200, .type = type, .body = body, .len = len, .body_malloced = 1,
         /* always an ETag (a content hash, the same on every instance) and
-         * Last-Modified; gzip when the BFF asks for it */
-        .flags = BFF_ENCODE_ETAG | (encode_flags(r) & BFF_ENCODE_GZIP),
+         * Last-Modified; br or gzip when the BFF asks for them */
+        .flags = BFF_ENCODE_ETAG |
+                 (encode_flags(r) & (BFF_ENCODE_GZIP | BFF_ENCODE_BR)),
         .compressible = strncmp(type, "text/", 5) == 0 ||
                         strncmp(type, "application/json", 16) == 0 ||
                         strncmp(type, "image/svg", 9) == 0,

@@ -1,6 +1,7 @@
-/* tests/unit/handlers/test_encode.c — ETags, If-None-Match, Accept-Encoding, gzip and
- * HTTP dates (core/src/handlers/encode.c); the 304 and gzip answers themselves are
- * tested end to end in tests/e2e/test_bff.c */
+/* tests/unit/handlers/test_encode.c — ETags, If-None-Match, Accept-Encoding, gzip,
+ * brotli and HTTP dates (core/src/handlers/encode.c); the 304, gzip and br answers
+ * themselves are tested end to end in tests/e2e/test_bff.c */
+#include <brotli/decode.h>
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,130 @@ START_TEST(gzip_round_trips)
 }
 END_TEST
 
+START_TEST(q_values_read_as_thousandths)
+{
+    ck_assert_int_eq(encode_ae_q("gzip", "gzip"), 1000);
+    ck_assert_int_eq(encode_ae_q("gzip;q=0.5", "gzip"), 500);
+    ck_assert_int_eq(encode_ae_q("gzip; q=0.25", "gzip"), 250);
+    ck_assert_int_eq(encode_ae_q("gzip;level=1;Q=0.125", "gzip"), 125);
+    ck_assert_int_eq(encode_ae_q("gzip;q=1.000", "gzip"), 1000);
+    ck_assert_int_eq(encode_ae_q("gzip;q=0.001", "gzip"), 1);
+    ck_assert_int_eq(encode_ae_q("gzip;q=0", "gzip"), 0);
+    ck_assert_int_eq(encode_ae_q("gzip;q=x", "gzip"), 0); /* unreadable: refused */
+    ck_assert_int_eq(encode_ae_q("gzip;q=", "gzip"), 0);
+    ck_assert_int_eq(encode_ae_q("gzip;q=2", "gzip"), 1000);
+    ck_assert_int_eq(encode_ae_q("x-gzip;q=0.3", "gzip"), 300);
+    ck_assert_int_eq(encode_ae_q("gzip;q=0.2, gzip;q=0.7", "gzip"), 700);
+    ck_assert_int_eq(encode_ae_q("BR;q=0.9", "br"), 900);
+    ck_assert_int_eq(encode_ae_q("*;q=0.4", "br"), 400);
+    ck_assert_int_eq(encode_ae_q("br;q=0, *", "br"), 0); /* named beats "*" */
+    ck_assert_int_eq(encode_ae_q("gzip", "br"), -1);
+    ck_assert_int_eq(encode_ae_q("brotli", "br"), -1);
+    ck_assert_int_eq(encode_ae_q("x-br", "br"), -1);
+    ck_assert_int_eq(encode_ae_q(NULL, "br"), -1);
+}
+END_TEST
+
+START_TEST(br_wins_only_at_gzips_q_or_above)
+{
+    const unsigned both = BFF_ENCODE_GZIP | BFF_ENCODE_BR;
+    static const struct {
+        const char        *ae;
+        enum encode_coding want;
+    } cases[] = {
+        {"br", ENCODE_BR},
+        {"gzip, deflate, br", ENCODE_BR}, /* equal q: br */
+        {"br, gzip", ENCODE_BR},
+        {"gzip;q=0.8, br;q=0.8", ENCODE_BR},
+        {"*", ENCODE_BR},
+        {"br;q=0.5, gzip", ENCODE_GZIP}, /* the client ranks gzip higher */
+        {"gzip, br;q=0.999", ENCODE_GZIP},
+        {"br;q=0, gzip", ENCODE_GZIP},
+        {"gzip, *;q=0.5", ENCODE_GZIP}, /* br gets "*"'s q */
+        {"br;q=0.1", ENCODE_BR},
+        {"br;q=0, gzip;q=0", ENCODE_IDENTITY},
+        {"identity", ENCODE_IDENTITY},
+        {"*;q=0", ENCODE_IDENTITY},
+        {"deflate", ENCODE_IDENTITY},
+        {"", ENCODE_IDENTITY},
+        {NULL, ENCODE_IDENTITY},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(encode_choose(cases[i].ae, both) == cases[i].want, "%s: got %d",
+                      cases[i].ae ? cases[i].ae : "(none)",
+                      (int)encode_choose(cases[i].ae, both));
+    /* only what is offered */
+    ck_assert_int_eq(encode_choose("br, gzip", BFF_ENCODE_GZIP), ENCODE_GZIP);
+    ck_assert_int_eq(encode_choose("br", BFF_ENCODE_GZIP), ENCODE_IDENTITY);
+    ck_assert_int_eq(encode_choose("br;q=0.1, gzip", BFF_ENCODE_BR), ENCODE_BR);
+    ck_assert_int_eq(encode_choose("gzip", BFF_ENCODE_BR), ENCODE_IDENTITY);
+    ck_assert_int_eq(encode_choose("br, gzip", 0), ENCODE_IDENTITY);
+}
+END_TEST
+
+/* Decodes @z with libbrotli's decoder into @out (@cap bytes); returns the length. */
+static size_t unbrotli(const char *z, size_t zlen, char *out, size_t cap)
+{
+    size_t n = cap;
+    ck_assert_int_eq(
+        BrotliDecoderDecompress(zlen, (const uint8_t *)z, &n, (uint8_t *)out),
+        BROTLI_DECODER_RESULT_SUCCESS);
+    return n;
+}
+
+START_TEST(br_round_trips)
+{
+    static char in[70000]; /* past the 64 KiB window */
+    static char out[80000];
+    char       *z = NULL;
+    size_t      zlen = 0;
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = "{\"orders\":[],\"name\":\"Ada\"}"[i % 26];
+    ck_assert_int_eq(encode_br(in, 4096, &z, &zlen), 0);
+    ck_assert_uint_lt(zlen, 4096 / 4);
+    ck_assert_uint_eq(unbrotli(z, zlen, out, sizeof(out)), 4096);
+    ck_assert_int_eq(memcmp(in, out, 4096), 0);
+    free(z);
+
+    ck_assert_int_eq(encode_br(in, sizeof(in), &z, &zlen), 0);
+    ck_assert_uint_eq(unbrotli(z, zlen, out, sizeof(out)), sizeof(in));
+    ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
+    free(z);
+
+    /* a real answer, and bytes that do not compress: still a valid stream */
+    const char *home =
+        "{\"name\":\"Ada Lovelace\",\"orders\":[{\"id\":\"o-5\",\"status\":"
+        "\"paid\",\"total_cents\":1200,\"currency\":\"EUR\",\"created_at\":"
+        "\"2024-07-01T10:00:00Z\"}],\"partial\":[]}";
+    ck_assert_int_eq(encode_br(home, strlen(home), &z, &zlen), 0);
+    ck_assert_uint_lt(zlen, strlen(home));
+    ck_assert_uint_eq(unbrotli(z, zlen, out, sizeof(out)), strlen(home));
+    ck_assert_int_eq(memcmp(home, out, strlen(home)), 0);
+    free(z);
+    for (size_t i = 0; i < 1000; i++)
+        in[i] = (char)(i * 2654435761u >> 13);
+    ck_assert_int_eq(encode_br(in, 1000, &z, &zlen), 0);
+    ck_assert_uint_eq(unbrotli(z, zlen, out, sizeof(out)), 1000);
+    ck_assert_int_eq(memcmp(in, out, 1000), 0);
+    free(z);
+
+    /* every quality and the window bounds give streams the decoder reads */
+    for (int q = 0; q <= 11; q++)
+        for (int w = 10; w <= 24; w += 14) {
+            ck_assert_int_eq(encode_br_with(home, strlen(home), q, w, &z, &zlen), 0);
+            ck_assert_uint_eq(unbrotli(z, zlen, out, sizeof(out)), strlen(home));
+            ck_assert_int_eq(memcmp(home, out, strlen(home)), 0);
+            free(z);
+        }
+
+    /* the empty body is a valid stream too */
+    ck_assert_int_eq(encode_br("", 0, &z, &zlen), 0);
+    ck_assert_uint_gt(zlen, 0);
+    ck_assert_uint_eq(unbrotli(z, zlen, out, sizeof(out)), 0);
+    free(z);
+}
+END_TEST
+
 START_TEST(http_dates_round_trip)
 {
     char    buf[40];
@@ -128,6 +253,9 @@ int main(void)
     tcase_add_test(tc, if_none_match_compares_weakly);
     tcase_add_test(tc, accept_encoding_reads_q_values);
     tcase_add_test(tc, gzip_round_trips);
+    tcase_add_test(tc, q_values_read_as_thousandths);
+    tcase_add_test(tc, br_wins_only_at_gzips_q_or_above);
+    tcase_add_test(tc, br_round_trips);
     tcase_add_test(tc, http_dates_round_trip);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
