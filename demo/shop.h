@@ -34,6 +34,7 @@ struct shop_resp {
     json_object *body;         /* owned by the response */
     char         location[64]; /* a Location header when non-empty */
     const char  *allow;        /* an Allow header when non-NULL (405) */
+    const char  *cache_control; /* a Cache-Control header when non-NULL */
 };
 
 /* Answers @rq for service @svc: its own routes, /echo and 404 for the rest.

@@ -56,6 +56,19 @@ struct fault {
     int          close_mid_body; /* Content-Length promised, half sent, closed */
     int          delay_healthz;  /* delay_ms applies to /healthz too */
     int          fail_healthz;   /* /healthz answers error_status */
+    char         cache_control[128]; /* instead of the service's own on a GET
+                                        200 ("none": no header); "" = its own */
+};
+
+/* What each service's GET 200 answers say (README "Caching"): stock is the
+ * same for everyone and moves slowly enough that 5 s old is fine, and an
+ * old flag beats none while inventory is down; a profile is the caller's
+ * own and rarely changes; an order's status moves, so it is kept briefly,
+ * for its user only, and shown stale only while orders is down. */
+static const char *const own_cache_control[SHOP_NSVC] = {
+    [SHOP_USERS] = "private, max-age=60, stale-if-error=3600",
+    [SHOP_ORDERS] = "private, max-age=2, stale-if-error=60",
+    [SHOP_INVENTORY] = "public, max-age=5, stale-while-revalidate=10, stale-if-error=300",
 };
 
 struct service {
@@ -138,6 +151,8 @@ static void add_headers(struct MHD_Response *r, struct MHD_Connection *c,
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, rs->location);
     if (rs != NULL && rs->allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rs->allow);
+    if (rs != NULL && rs->cache_control != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, rs->cache_control);
 }
 
 /* Queues @rs as the answer and releases its body. */
@@ -469,6 +484,9 @@ static enum MHD_Result on_service(void *cls, struct MHD_Connection *c, const cha
         .body_len = rq->len,
     };
     shop_route(s->id, &req, &rs);
+    if (strcmp(method, "GET") == 0 && rs.status == 200 &&
+        strcmp(f.cache_control, "none") != 0)
+        rs.cache_control = f.cache_control[0] ? f.cache_control : own_cache_control[s->id];
     if (f.malformed)
         return send_malformed(c, &rs);
     if (f.close_mid_body)
@@ -662,6 +680,14 @@ static enum MHD_Result parse_param(void *cls, enum MHD_ValueKind kind, const cha
         rc = parse_flag(value, &f->delay_healthz);
     } else if (strcmp(key, "fail_healthz") == 0) {
         rc = parse_flag(value, &f->fail_healthz);
+    } else if (strcmp(key, "cache_control") == 0) {
+        size_t n = value != NULL ? strlen(value) : 0;
+        rc = n == 0 || n >= sizeof(f->cache_control) ? -1 : 0;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+                rc = -1;
+        if (rc == 0)
+            memcpy(f->cache_control, value, n + 1);
     } else {
         p->bad = key;
         p->error = "unknown_param";
@@ -692,6 +718,7 @@ static json_object *fault_json(struct service *s)
     json_object_object_add(o, "delay_healthz",
                            json_object_new_boolean(f.delay_healthz));
     json_object_object_add(o, "fail_healthz", json_object_new_boolean(f.fail_healthz));
+    json_object_object_add(o, "cache_control", json_object_new_string(f.cache_control));
     return o;
 }
 

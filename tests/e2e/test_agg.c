@@ -95,7 +95,7 @@ START_TEST(order_screen_has_the_spec_shape)
         "\"currency\":\"EUR\"},\"customer\":{\"name\":\"Ada Lovelace\"},"
         "\"items\":[{\"sku\":\"SKU-1\",\"name\":\"Kettle\",\"qty\":1,\"in_stock\":true},"
         "{\"sku\":\"SKU-2\",\"name\":\"Mug\",\"qty\":2,\"in_stock\":true}],"
-        "\"partial\":[]}");
+        "\"partial\":[],\"stale\":[]}");
     ck_assert_msg(json_object_equal(j, expect), "got %s", r.body);
     ck_assert_int_eq(h_schema_valid("bff-mobile.order-screen.schema.json", r.body), 0);
     const char *st = h_header(&r, "Server-Timing");

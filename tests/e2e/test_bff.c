@@ -322,7 +322,7 @@ START_TEST(home_is_name_and_three_latest_orders)
                            "\"created_at\":\"2024-04-20T16:45:10Z\"},"
                            "{\"id\":\"o-3\",\"status\":\"delivered\",\"total_cents\":"
                            "4500,\"currency\":\"EUR\","
-                           "\"created_at\":\"2024-04-02T08:15:00Z\"}],\"partial\":[]}");
+                           "\"created_at\":\"2024-04-02T08:15:00Z\"}],\"partial\":[],\"stale\":[]}");
     ck_assert_msg(json_object_equal(j, expect), "got %s", r.body);
     ck_assert_str_eq(h_header(&r, "Content-Type"), "application/json");
     ck_assert_ptr_nonnull(strstr(h_header(&r, "Server-Timing"), "users;dur="));

@@ -97,6 +97,10 @@ struct bff_service_conf {
         uint32_t eject_for_ms;      /* default 10000; doubles on repeat, to 8x */
         uint32_t max_ejected_pct;   /* default 50 (at least one endpoint) */
     } outlier;
+    struct {                        /* cache: (upstream/cache.c), per worker */
+        uint32_t max_entries;       /* 0 = no cache: key; with it default 10000 */
+        uint64_t max_body;          /* an answer past it is not kept; default 64KiB */
+    } cache;
     int             implicit;       /* 1 when made from a literal URL in a route */
     struct bff_pos  pos;
 };

@@ -132,6 +132,11 @@ struct json_object *bff_agg_result(struct bff_agg *a, const char *part);
 int bff_agg_status(struct bff_agg *a, const char *part);
 /* A new JSON array of the names of failed optional parts (caller owns it). */
 struct json_object *bff_agg_partial(struct bff_agg *a);
+/* A new JSON array of the names of parts answered from the cache past their
+ * freshness because their service failed (stale-if-error, SPEC §4); caller
+ * owns it. bff_agg_respond_json adds it as "stale" to a 200 object that has
+ * "partial" and no "stale", so an endpoint need not call it. */
+struct json_object *bff_agg_stale(struct bff_agg *a);
 /* A new JSON object {"part": {"ms": 12.3, "start_ms": 0.4, "status": 200}}
  * per call made (caller owns it), for endpoints that show their timings:
  * start_ms is when the call started, in ms after the aggregation began (the
@@ -215,7 +220,10 @@ const char *bff_agg_join(struct bff_agg *a, json_object *arr, const char *key, c
 
 /* Answers with @body (takes ownership, also on failure; serialized compactly,
  * keys in the order added, '/' unescaped) and ends the request. The core
- * adds Server-Timing, X-Request-Id, CORS, and on a 200 what the BFF's and the
+ * adds Server-Timing (a part from the cache says desc="cache", a stale one
+ * desc="stale", one that waited for an identical call desc="shared"),
+ * "stale" to a 200 object with "partial" (bff_agg_stale), X-Request-Id,
+ * CORS, and on a 200 what the BFF's and the
  * endpoint's BFF_ENCODE_* ask for (br, gzip, ETag, 304); Cache-Control is
  * "no-store", or "private, no-cache" with BFF_ENCODE_ETAG. */
 void bff_agg_respond_json(struct bff_agg *a, int status, struct json_object *body);

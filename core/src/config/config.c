@@ -1243,15 +1243,17 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
     static const char *const keys[] = {
         "url",           "connect_timeout", "timeout",      "max_in_flight", "retries",
         "retry_non_get", "circuit_breaker", "health_check", "tls",
-        "endpoints",     "balance",         "resolve_every", "outlier",      NULL};
+        "endpoints",     "balance",         "resolve_every", "outlier",      "cache",
+        NULL};
     enum { URL, CONNECT, TIMEOUT, INFLIGHT, RETRIES, NONGET, CB, HC, TLS,
-           ENDPOINTS, BALANCE, RESOLVE, OUTLIER };
+           ENDPOINTS, BALANCE, RESOLVE, OUTLIER, CACHE };
+    static const char *const cache_keys[] = {"max_entries", "max_body", NULL};
     static const char *const cb_keys[] = {"failures", "open_for", "half_open_probes",
                                           NULL};
     static const char *const hc_keys[] = {"path", "interval", NULL};
     static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
     struct bff_service_conf *s = &c->cfg->services[idx];
-    yaml_node_t             *v[13], *w[3];
+    yaml_node_t             *v[14], *w[3];
     char                     where[160];
     const char              *name = s->name;
 
@@ -1341,6 +1343,15 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
         }
         if (w[1])
             dur(c, w[1], "interval", &s->hc.interval_ms, 100, HOUR);
+    }
+    snprintf(where, sizeof where, "in services.%s.cache", name);
+    if (v[CACHE] && !getmap(c, v[CACHE], "cache", where, cache_keys, w)) {
+        s->cache.max_entries = 10000;
+        s->cache.max_body = 64 * KIB;
+        if (w[0])
+            u32(c, w[0], "max_entries", &s->cache.max_entries, 1, 10000000);
+        if (w[1])
+            bytes(c, w[1], "max_body", &s->cache.max_body, 1, 64 * MIB);
     }
     snprintf(where, sizeof where, "in services.%s.tls", name);
     if (v[TLS] && !getmap(c, v[TLS], "tls", where, tls_keys, w)) {

@@ -36,6 +36,7 @@ struct agg_call {
     int                fail_status; /* what a required failure answers */
     const char        *fail_detail;
     const char        *desc; /* Server-Timing desc on failure */
+    int                cached; /* enum up_cached: from the cache, stale or shared */
     double             ms;
     uint64_t           start_us; /* when the call was started (or tried) */
     json_object       *json;
@@ -192,6 +193,15 @@ json_object *bff_agg_partial(struct bff_agg *a)
     json_object *arr = json_object_new_array();
     for (unsigned i = 0; arr && i < a->ncalls; i++)
         if (a->calls[i]->kind == BFF_OPTIONAL && a->calls[i]->state == CALL_FAILED)
+            json_object_array_add(arr, json_object_new_string(a->calls[i]->part));
+    return arr;
+}
+
+json_object *bff_agg_stale(struct bff_agg *a)
+{
+    json_object *arr = json_object_new_array();
+    for (unsigned i = 0; arr && i < a->ncalls; i++)
+        if (a->calls[i]->state == CALL_OK && a->calls[i]->cached == UP_CACHED_STALE)
             json_object_array_add(arr, json_object_new_string(a->calls[i]->part));
     return arr;
 }
@@ -381,7 +391,11 @@ static void server_timing(struct bff_agg *a)
         const struct agg_call *c = a->calls[i];
         if (c->state != CALL_PENDING)
             req_add_timing(a->req, c->part, c->ms,
-                           c->state == CALL_FAILED ? c->desc : NULL);
+                           c->state == CALL_FAILED            ? c->desc
+                           : c->cached == UP_CACHED_STALE     ? "stale"
+                           : c->cached == UP_CACHED_FRESH     ? "cache"
+                           : c->cached == UP_CACHED_SHARED    ? "shared"
+                                                              : NULL);
     }
 }
 
@@ -396,6 +410,12 @@ void bff_agg_respond_json(struct bff_agg *a, int status, json_object *body)
             bff_agg_fail(a, 500, "the endpoint's field list is malformed");
         return;
     }
+    json_object *have;
+    /* "stale" next to "partial" (SPEC §4), unless the endpoint set it */
+    if (status == 200 && json_object_is_type(body, json_type_object) &&
+        json_object_object_get_ex(body, "partial", &have) &&
+        !json_object_object_get_ex(body, "stale", &have))
+        json_object_object_add(body, "stale", bff_agg_stale(a));
     const char *s = json_object_to_json_string_length(
         body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     char *copy = s ? bff_arena_strndup(&r->arena, s, len) : NULL;
@@ -494,6 +514,7 @@ static void on_call_done(struct up_call *u)
 
     c->ms = u->ms;
     c->status = u->status;
+    c->cached = u->cached;
     switch (u->result) {
     case UP_OK:
         if (u->status >= 200 && u->status < 300) {

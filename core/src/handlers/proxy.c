@@ -105,7 +105,11 @@ static void on_proxy_done(struct up_call *c)
         up_call_cleanup(c);
         return;
     }
-    req_add_timing(r, svc, c->ms, NULL);
+    req_add_timing(r, svc, c->ms,
+                   c->cached == UP_CACHED_STALE   ? "stale"
+                   : c->cached == UP_CACHED_FRESH ? "cache"
+                   : c->cached == UP_CACHED_SHARED ? "shared"
+                                                  : NULL);
     hdrs = bff_arena_alloc(&r->arena, (c->nresp_headers + 1) * sizeof(*hdrs));
     if (!hdrs) {
         up_call_cleanup(c);

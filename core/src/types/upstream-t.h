@@ -14,6 +14,7 @@
 struct bff_arena;
 struct bff_service_rt;
 struct bff_worker;
+struct cache_group;
 
 enum up_result {
     UP_OK = 0,       /* an HTTP answer arrived (any status) */
@@ -23,6 +24,14 @@ enum up_result {
     UP_BROKEN,       /* closed mid-answer, bad framing, other transport error */
     UP_BAD_HEAD,     /* an invalid head: a field line that is not one, two
                         different Content-Lengths, over max_header */
+};
+
+/* Where a call's answer came from (upstream/cache.c, services with cache:). */
+enum up_cached {
+    UP_CACHED_NO = 0, /* the call itself reached the service */
+    UP_CACHED_FRESH,  /* a fresh entry (or one within stale-while-revalidate) */
+    UP_CACHED_STALE,  /* the service failed: an entry within stale-if-error */
+    UP_CACHED_SHARED, /* an identical call made at the same time (coalesced) */
 };
 
 struct up_header {
@@ -66,6 +75,8 @@ struct up_call {
     int                rejected;  /* enum res_reject when start said BFF_EBUSY */
     uint32_t           retry_after_ms; /* with rejected */
     unsigned           attempts;  /* 1 + retries made */
+    int                cached;    /* enum up_cached: where the answer came from */
+    uint32_t           age_s;     /* with UP_CACHED_FRESH/STALE: the entry's Age */
 
     /* private */
     void              *easy;
@@ -77,6 +88,10 @@ struct up_call {
     int                running;
     struct res_call    res;       /* runtime/resilience.c: admission, outcome */
     struct up_call    *retry_prev, *retry_next; /* upstream/retry.c: waiting */
+    int                cache_role; /* upstream/cache.c: enum cache_role */
+    const char        *cache_user; /* the X-User-Id sent, or NULL */
+    struct cache_group *cgroup;    /* the identical calls it leads or waits for */
+    struct up_call    *cw_prev, *cw_next; /* cgroup's waiters */
 };
 
 #endif

@@ -14,6 +14,7 @@ struct bff_metrics_worker;
 struct bff_ratelimiter;
 struct res_registry;
 struct up_retry;
+struct up_cache;
 struct rl_worker;
 struct MHD_Daemon;
 
@@ -75,6 +76,7 @@ struct bff_worker {
     size_t               neasy_pool;
     struct bff_metrics_worker *metrics; /* written by this thread only */
     struct up_retry     *retry;       /* retry timer (upstream/retry.c) */
+    struct up_cache     *cache;       /* answers kept, calls coalesced (upstream/cache.c) */
     struct rl_worker    *rl;          /* Redis connection + timer (pipeline/ratelimit.c) */
     void                *tok;         /* json_tokener reused for every part (handlers/agg.c) */
     struct bff_request  *free_reqs;   /* finished requests kept for reuse (front/front.c) */

@@ -22,6 +22,7 @@
 #include "types/snapshot-t.h"
 #include "types/tags-t.h"
 #include "types/worker-t.h"
+#include "upstream/cache.h"
 #include "upstream/upstream.h"
 
 #define EASY_POOL_MAX 256
@@ -182,8 +183,12 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
+static int call_make(struct bff_worker *w, struct up_call *c);
+
 int up_worker_init(struct bff_worker *w)
 {
+    if (cache_worker_init(w, call_make) != 0)
+        return BFF_ENOMEM;
     CURLM *m = curl_multi_init();
     if (!m)
         return BFF_ENOMEM;
@@ -211,6 +216,7 @@ void up_worker_cleanup(struct bff_worker *w)
     if (w->multi)
         curl_multi_cleanup(w->multi);
     w->multi = NULL;
+    cache_worker_cleanup(w);
 }
 
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
@@ -478,10 +484,8 @@ fail:
     return BFF_ENOMEM;
 }
 
-/* Every call goes through here: when it names its service (c->rt), the
- * resilience module admits it first (health, breaker, bulkhead; BFF_EBUSY
- * with c->rejected when refused) and may retry it before done() runs. */
-int up_call_start(struct bff_worker *w, struct up_call *c)
+/* Admission and the first attempt of a call the cache did not answer. */
+static int call_make(struct bff_worker *w, struct up_call *c)
 {
     int rc;
 
@@ -504,6 +508,42 @@ int up_call_start(struct bff_worker *w, struct up_call *c)
     return rc;
 }
 
+/* Every call goes through here: a GET of a service with cache: may be
+ * answered from the worker's cache or wait for an identical call
+ * (upstream/cache.c); otherwise, when it names its service (c->rt), the
+ * resilience module admits it first (health, breaker, bulkhead; BFF_EBUSY
+ * with c->rejected when refused, unless a stale entry answers) and may retry
+ * it before done() runs. */
+int up_call_start(struct bff_worker *w, struct up_call *c)
+{
+    c->w = w;
+    c->rejected = 0;
+    c->attempts = 0;
+    c->running = 0;
+    c->res.active = 0;
+    c->res.backoff = 0;
+    c->retry_prev = c->retry_next = NULL;
+    c->resp_body = NULL;
+    if (cache_begin(w, c))
+        return 0;
+    int rc = call_make(w, c);
+    if (rc != 0 && c->cache_role == CACHE_LEADER) {
+        if (c->rejected && cache_refused(c))
+            return 0; /* a stale entry answers (stale-if-error) */
+        cache_abandon(c);
+    }
+    return rc;
+}
+
+/* The call's last word: kept, shared with identical calls, or replaced by
+ * a stale entry (cache.c), then done(). */
+static void complete(struct up_call *c)
+{
+    if (c->cache_role == CACHE_LEADER)
+        cache_end(c);
+    c->done(c);
+}
+
 int up_call_retry(struct up_call *c)
 {
     up_call_cleanup(c); /* the failed attempt's answer */
@@ -517,8 +557,12 @@ int up_call_retry(struct up_call *c)
  * with the last answer. */
 void up_retry_due(struct up_call *c)
 {
+    if (c->cache_role == CACHE_WAITER || c->cache_role == CACHE_DELIVER) {
+        cache_due(c); /* the cache's turn: an answer to hand, or a wait over */
+        return;
+    }
     if (res_call_readmit(c) != 0) {
-        c->done(c);
+        complete(c);
         return;
     }
     enum up_result last = c->result;
@@ -528,7 +572,7 @@ void up_retry_due(struct up_call *c)
     c->result = last == UP_OK ? UP_BROKEN : last; /* the answer is gone */
     c->status = last == UP_OK ? 0 : last_status;
     res_call_end(c);
-    c->done(c);
+    complete(c);
 }
 
 static void release(struct up_call *c)
@@ -543,17 +587,23 @@ static void release(struct up_call *c)
 
 void up_call_cancel(struct up_call *c)
 {
+    if (c->cache_role == CACHE_WAITER || c->cache_role == CACHE_DELIVER) {
+        cache_cancel(c); /* waiting for an identical call, or a kept answer */
+        return;
+    }
     if (c->res.active && c->res.backoff) { /* a retry waiting on the timer */
         up_retry_del(c);
         up_call_cleanup(c);
     }
     if (c->res.active)
         res_call_cancel(c); /* slot, probe */
-    if (!c->running)
-        return;
-    release(c);
-    free(c->resp_body);
-    c->resp_body = NULL;
+    if (c->running) {
+        release(c);
+        free(c->resp_body);
+        c->resp_body = NULL;
+    }
+    if (c->cache_role == CACHE_LEADER)
+        cache_abandon(c); /* a waiter makes the call instead */
 }
 
 void up_call_cleanup(struct up_call *c)
@@ -588,7 +638,7 @@ static void finish(struct up_call *c, CURLcode rc)
         up_retry_add(c); /* a retry waits on the worker's timer */
         return;
     }
-    c->done(c);
+    complete(c);
 }
 
 static void drain_done(struct bff_worker *w)
