@@ -862,6 +862,7 @@ static void usage(FILE *out)
             "each, and a control port for fault injection:\n"
             "  POST|PUT /fault/{service}?delay_ms=&error_rate=&error_status=&refuse=\n"
             "           &malformed=&close_mid_body=&delay_healthz=&fail_healthz=\n"
+            "           &cache_control= (instead of the service's own; none: no header)\n"
             "  DELETE /fault/{service}   GET /fault[/{service}]\n"
             "  GET /stats[/{service}]    POST /reset    GET /healthz\n"
             "With --signing-key, every request but /healthz must carry a valid\n"

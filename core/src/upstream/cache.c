@@ -20,6 +20,7 @@
 #include "bff/arena.h"
 #include "bff/err.h"
 #include "bff/util.h"
+#include "base/log.h"
 #include "rules/cachectl.h"
 #include "types/snapshot-t.h"
 #include "types/worker-t.h"
@@ -114,6 +115,13 @@ void cache_worker_cleanup(struct bff_worker *w)
     struct up_cache *uc = w->cache;
     if (!uc)
         return;
+    if (uc->st.hits || uc->st.stale || uc->st.coalesced || uc->st.stored)
+        log_event("info",
+                  "worker %u cache: hits %llu stale %llu coalesced %llu kept %llu "
+                  "evicted %llu",
+                  w->id, (unsigned long long)uc->st.hits, (unsigned long long)uc->st.stale,
+                  (unsigned long long)uc->st.coalesced, (unsigned long long)uc->st.stored,
+                  (unsigned long long)uc->st.evicted);
     for (size_t i = 0; i < uc->nb; i++)
         for (struct cache_ent *e = uc->b[i], *n; e; e = n) {
             n = e->hnext;
