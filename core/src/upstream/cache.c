@@ -448,8 +448,10 @@ int cache_begin(struct bff_worker *w, struct up_call *c)
     if (!c->cache_user)
         return 0; /* anonymous: kept when public, never coalesced (their
                      forwarded headers may differ) */
+    /* identical calls of one user wait for each other; when the entry that
+     * just went stale was public, every user's call does */
     size_t kl;
-    char  *k = make_key(c, c->cache_user, &kl);
+    char  *k = make_key(c, e && e->ans->k.scope == CC_SHARED ? "" : c->cache_user, &kl);
     if (!k)
         return 0;
     uint64_t            h = fnv(k, kl);
