@@ -304,6 +304,47 @@ START_TEST(past_stale_if_error_is_partial)
 }
 END_TEST
 
+START_TEST(stale_while_revalidate_answers_at_once_and_refreshes)
+{
+    struct h_bff  b;
+    struct h_resp r;
+    reset();
+    ck_assert_int_eq(h_fault(&shop, "inventory",
+                             "cache_control=public,%20max-age=1,%20stale-while-revalidate=30"),
+                     0);
+    start(&b, 1);
+    ck_assert_int_eq(get(&b, "/inventory/SKU-1", token, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    h_resp_free(&r);
+    /* kept answers until it is a second old: then it still answers, and a
+     * call of its own refreshes it */
+    long age = 0;
+    for (int i = 0; i < 50 && age < 1; i++) {
+        ck_assert_int_eq(get(&b, "/inventory/SKU-1", token, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_ptr_nonnull(h_header(&r, "Age"));
+        age = strtol(h_header(&r, "Age"), NULL, 10);
+        h_resp_free(&r);
+        if (age < 1)
+            sleep_ms(100); /* pacing while the entry ages, not a sync */
+    }
+    ck_assert_int_ge(age, 1);
+    long calls = 1;
+    for (int i = 0; i < 100 && calls < 2; i++) { /* the refresh, bounded */
+        calls = h_shop_requests(&shop, "inventory");
+        if (calls < 2)
+            sleep_ms(20);
+    }
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(get(&b, "/inventory/SKU-1", token, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(h_header(&r, "Age"), "0"); /* the refreshed entry */
+    h_resp_free(&r);
+    ck_assert_int_eq(h_shop_requests(&shop, "inventory"), 2);
+    ck_assert_int_eq(h_stop(&b.proc), 0);
+}
+END_TEST
+
 START_TEST(cache_config_errors_have_positions)
 {
     char        y[512], cmd[1024];
@@ -335,6 +376,7 @@ int main(void)
     tcase_add_test(tc, concurrent_identical_gets_make_one_call_per_worker);
     tcase_add_test(tc, refused_inventory_is_served_stale);
     tcase_add_test(tc, past_stale_if_error_is_partial);
+    tcase_add_test(tc, stale_while_revalidate_answers_at_once_and_refreshes);
     tcase_add_test(tc, cache_config_errors_have_positions);
     suite_add_tcase(s, tc);
     return h_run_suite(s);

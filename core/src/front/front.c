@@ -19,6 +19,7 @@
 #include "snapshot/snapshot.h"
 #include "types/snapshot-t.h"
 #include "types/worker-t.h"
+#include "upstream/cache.h"
 
 static enum MHD_Result queue(struct bff_request *r)
 {
@@ -126,6 +127,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 void front_snap_swap(struct bff_worker *w, struct bff_snapshot *s)
 {
     struct bff_snapshot *old = w->snap;
+    cache_refresh_stop(w); /* a refresh holds no ref on the old snapshot */
     for (struct bff_request *r = w->requests; r; r = r->next)
         if (r->snap_borrowed) {
             r->snap_borrowed = 0;

@@ -19,6 +19,7 @@
 
 #include "bff/arena.h"
 #include "bff/err.h"
+#include "bff/config.h"
 #include "bff/util.h"
 #include "base/log.h"
 #include "rules/cachectl.h"
@@ -69,13 +70,24 @@ struct cache_group {
     unsigned            nwait;
 };
 
+/* A background refresh (stale-while-revalidate): a call of its own, in its
+ * own memory, that no request waits for. */
+struct cache_refresh {
+    struct up_call        c;
+    struct bff_arena      arena;
+    struct cache_refresh *prev, *next;
+    struct up_cache      *uc;
+};
+
 struct up_cache {
-    struct cache_ent  **b;
-    size_t              nb, n;
-    struct cache_svc   *svcs;
-    struct cache_group *groups;
+    struct cache_ent     **b;
+    size_t                 nb, n;
+    struct cache_svc      *svcs;
+    struct cache_group    *groups;
+    struct cache_refresh  *refreshes;
     int (*start)(struct bff_worker *w, struct up_call *c);
-    struct cache_stats  st;
+    void (*cancel)(struct up_call *c);
+    struct cache_stats     st;
 };
 
 static uint64_t fnv(const char *k, size_t n)
@@ -87,7 +99,8 @@ static uint64_t fnv(const char *k, size_t n)
 }
 
 int cache_worker_init(struct bff_worker *w,
-                      int (*start)(struct bff_worker *w, struct up_call *c))
+                      int (*start)(struct bff_worker *w, struct up_call *c),
+                      void (*cancel)(struct up_call *c))
 {
     struct up_cache *uc = calloc(1, sizeof(*uc));
     if (!uc)
@@ -99,6 +112,7 @@ int cache_worker_init(struct bff_worker *w,
         return BFF_ENOMEM;
     }
     uc->start = start;
+    uc->cancel = cancel;
     w->cache = uc;
     return 0;
 }
@@ -118,10 +132,10 @@ void cache_worker_cleanup(struct bff_worker *w)
     if (uc->st.hits || uc->st.stale || uc->st.coalesced || uc->st.stored)
         log_event("info",
                   "worker %u cache: hits %llu stale %llu coalesced %llu kept %llu "
-                  "evicted %llu",
+                  "evicted %llu refreshed %llu",
                   w->id, (unsigned long long)uc->st.hits, (unsigned long long)uc->st.stale,
                   (unsigned long long)uc->st.coalesced, (unsigned long long)uc->st.stored,
-                  (unsigned long long)uc->st.evicted);
+                  (unsigned long long)uc->st.evicted, (unsigned long long)uc->st.refreshed);
     for (size_t i = 0; i < uc->nb; i++)
         for (struct cache_ent *e = uc->b[i], *n; e; e = n) {
             n = e->hnext;
@@ -420,6 +434,108 @@ static void waiter_unlink(struct cache_group *g, struct up_call *c)
     g->nwait--;
 }
 
+static void refresh_free(struct cache_refresh *f)
+{
+    struct up_cache *uc = f->uc;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        uc->refreshes = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    free(f->c.resp_body);
+    bff_arena_cleanup(&f->arena);
+    free(f);
+}
+
+static void refresh_done(struct up_call *c)
+{
+    refresh_free(c->ud); /* cache_end kept the answer, or left the entry */
+}
+
+void cache_refresh_stop(struct bff_worker *w)
+{
+    struct up_cache *uc = w->cache;
+    while (uc && uc->refreshes) {
+        struct cache_refresh *f = uc->refreshes;
+        uc->cancel(&f->c);
+        refresh_free(f);
+    }
+}
+
+/* Starts a refresh of @c's key, led by a call of its own (the group @k so
+ * that identical calls wait for it), unless one runs. Only for a service of
+ * the worker's own snapshot: a refresh is stopped when it is swapped. */
+static void refresh_start(struct bff_worker *w, struct up_call *c, const char *k,
+                          size_t kl, uint64_t h)
+{
+    struct up_cache *uc = w->cache;
+    const struct bff_snapshot *snap = w->snap;
+    if (group_find(uc, k, kl, h) || !snap || c->rt < snap->services ||
+        c->rt >= snap->services + snap->cfg->nservices)
+        return;
+    struct cache_refresh *f = calloc(1, sizeof(*f));
+    struct cache_group   *g = calloc(1, sizeof(*g));
+    if (!f || !g || !(g->key = malloc(kl)))
+        goto fail;
+    bff_arena_init(&f->arena, 0);
+    f->uc = uc;
+    struct up_call *r = &f->c;
+    const char    **hl = bff_arena_alloc(&f->arena, (c->nheaders + 1) * sizeof(char *));
+    r->url = bff_arena_strdup(&f->arena, c->url);
+    if (!hl || !r->url)
+        goto fail_arena;
+    for (size_t i = 0; i < c->nheaders; i++)
+        if (!(hl[i] = bff_arena_strdup(&f->arena, c->headers[i])))
+            goto fail_arena;
+    r->method = "GET";
+    r->headers = hl;
+    r->nheaders = c->nheaders;
+    r->connect_timeout_ms = c->connect_timeout_ms;
+    r->timeout_ms = c->timeout_ms;
+    r->max_body = c->max_body;
+    r->max_header = c->max_header;
+    r->done = refresh_done;
+    r->ud = f;
+    r->arena = &f->arena;
+    r->rt = c->rt;
+    r->cache_user = NULL;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strncmp(hl[i], "X-User-Id: ", 11) == 0)
+            r->cache_user = hl[i] + 11;
+    memcpy(g->key, k, kl);
+    g->klen = kl;
+    g->hash = h;
+    g->leader = r;
+    g->next = uc->groups;
+    uc->groups = g;
+    r->cache_role = CACHE_LEADER;
+    r->cgroup = g;
+    f->next = uc->refreshes;
+    if (f->next)
+        f->next->prev = f;
+    uc->refreshes = f;
+    r->w = w;
+    if (uc->start(w, r) != 0) { /* refused: the entry stays as it is */
+        group_unlink(uc, g);
+        free(g->key);
+        free(g);
+        r->cgroup = NULL;
+        r->cache_role = CACHE_NONE;
+        refresh_free(f);
+        return;
+    }
+    uc->st.refreshed++;
+    return;
+fail_arena:
+    bff_arena_cleanup(&f->arena);
+fail:
+    if (g)
+        free(g->key);
+    free(g);
+    free(f);
+}
+
 /* ---- the call's life ------------------------------------------------------ */
 
 int cache_begin(struct bff_worker *w, struct up_call *c)
@@ -440,6 +556,22 @@ int cache_begin(struct bff_worker *w, struct up_call *c)
             lru_front(e);
             uc->st.hits++;
             c->ms = 0;
+            deliver_later(c);
+            return 1;
+        }
+    }
+    if (e && c->cache_user &&
+        age_of(e->ans, now) < (uint64_t)e->ans->k.fresh_s + e->ans->k.stale_reval_s) {
+        /* stale-while-revalidate: this entry answers now, a call of its own
+         * refreshes it (one per key at a time) */
+        size_t kl;
+        char  *k = make_key(c, e->ans->k.scope == CC_SHARED ? "" : c->cache_user, &kl);
+        if (k && fill(c, e->ans, UP_CACHED_FRESH, now) == 0) {
+            lru_unlink(e);
+            lru_front(e);
+            uc->st.hits++;
+            c->ms = 0;
+            refresh_start(w, c, k, kl, fnv(k, kl));
             deliver_later(c);
             return 1;
         }

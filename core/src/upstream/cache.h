@@ -21,7 +21,12 @@ enum cache_role {
 /* @start makes a real call for a promoted waiter (upstream.c's admission
  * and first attempt). Returns 0 or a negative bff_err. */
 int cache_worker_init(struct bff_worker *w,
-                      int (*start)(struct bff_worker *w, struct up_call *c));
+                      int (*start)(struct bff_worker *w, struct up_call *c),
+                      void (*cancel)(struct up_call *c));
+/* Stops every background refresh (stale-while-revalidate) of @w: before its
+ * snapshot is swapped (a refresh uses the snapshot's service entry) and
+ * before the worker stops. */
+void cache_refresh_stop(struct bff_worker *w);
 void cache_worker_cleanup(struct bff_worker *w);
 
 /* Before a call: returns 1 when the cache took it (a hit, or it waits for
@@ -43,7 +48,7 @@ void cache_due(struct up_call *c);
 void cache_cancel(struct up_call *c);
 
 struct cache_stats {
-    uint64_t hits, stale, coalesced, stored, evicted;
+    uint64_t hits, stale, coalesced, stored, evicted, refreshed;
 };
 void cache_stats(const struct bff_worker *w, struct cache_stats *out);
 

@@ -187,7 +187,7 @@ static int call_make(struct bff_worker *w, struct up_call *c);
 
 int up_worker_init(struct bff_worker *w)
 {
-    if (cache_worker_init(w, call_make) != 0)
+    if (cache_worker_init(w, call_make, up_call_cancel) != 0)
         return BFF_ENOMEM;
     CURLM *m = curl_multi_init();
     if (!m)
@@ -205,6 +205,7 @@ int up_worker_init(struct bff_worker *w)
 
 void up_worker_cleanup(struct bff_worker *w)
 {
+    cache_refresh_stop(w);
     for (size_t i = 0; i < w->neasy_pool; i++)
         curl_easy_cleanup(w->easy_pool[i]);
     free(w->easy_pool);
