@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "h_redis.h"
 
 static const char   *dir;
 static struct h_shop shop;
@@ -435,95 +436,6 @@ END_TEST
 
 /* ---- Redis ------------------------------------------------------------------- */
 
-struct redis {
-    struct h_proc proc;
-    int           port; /* 0 until the first start */
-    struct h_port hold; /* the port, held across restarts */
-};
-
-static const char *redis_bin(void)
-{
-    static char path[512];
-    char       *p = h_run("command -v redis-server");
-    ck_assert_msg(p && *p, "redis-server is not installed (scripts/install-deps.sh)");
-    snprintf(path, sizeof(path), "%s", p);
-    free(p);
-    return path;
-}
-
-/* A connection to the test's Redis, or NULL. */
-static redisContext *redis_connect(int port)
-{
-    struct timeval tv = {1, 0};
-    redisContext  *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    if (c)
-        redisSetTimeout(c, tv);
-    return c;
-}
-
-static int redis_ping(int port)
-{
-    redisContext *c = redis_connect(port);
-    int           ok = 0;
-    if (!c)
-        return 0;
-    redisReply *r = redisCommand(c, "PING");
-    ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-    if (r)
-        freeReplyObject(r);
-    redisFree(c);
-    return ok;
-}
-
-static char *const *redis_argv(int port, void *ud)
-{
-    static char  p[16];
-    static char *argv[] = {NULL, "--port",       p,    "--bind", "127.0.0.1", "--save",
-                           "",   "--appendonly", "no", NULL};
-    (void)ud;
-    argv[0] = (char *)redis_bin();
-    snprintf(p, sizeof(p), "%d", port);
-    return argv;
-}
-
-/* Starts Redis: the first time on a port of its own (held from then on),
- * again after redis_stop_keeping_port on the same port. */
-static void redis_start(struct redis *rd)
-{
-    char name[32];
-    snprintf(name, sizeof(name), "redis-%d", (int)getpid());
-    if (!rd->port) {
-        rd->port = h_spawn_on_port(&rd->proc, name, dir, redis_argv, NULL, &rd->hold);
-        ck_assert_msg(rd->port > 0, "redis-server did not start");
-    } else {
-        ck_assert_int_eq(h_spawn_listening(&rd->proc, name, redis_argv(rd->port, NULL),
-                                           dir, rd->port),
-                         0);
-    }
-    for (int i = 0; i < 500 && !redis_ping(rd->port); i++) { /* bounded: 10 s */
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    ck_assert_msg(redis_ping(rd->port), "redis-server did not answer PING");
-}
-
-/* Stops Redis; its port stays ours for redis_start to come back on. */
-static void redis_stop_keeping_port(struct redis *rd)
-{
-    h_stop(&rd->proc);
-}
-
-static void redis_stop(struct redis *rd)
-{
-    h_stop(&rd->proc);
-    if (rd->port)
-        h_port_release(&rd->hold);
-}
-
 static char redis_yaml[4096];
 
 static const char *redis_config(int port, const char *on_error)
@@ -578,7 +490,7 @@ START_TEST(two_instances_sharing_redis_forward_one_of_50_duplicates)
     static struct res  rs[50];
     struct curl_slist *hl = NULL;
 
-    redis_start(&rd);
+    redis_start(&rd, dir);
     const char *cfg = redis_config(rd.port, "deny");
     ck_assert_int_eq(h_bff_start(&b1, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
     ck_assert_int_eq(h_bff_start(&b2, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
@@ -685,7 +597,7 @@ static void redis_killed_mid_run(const char *on_error)
     struct tally up = {0}, down = {0}, back = {0}, again = {0};
     int          deny = strcmp(on_error, "deny") == 0;
 
-    redis_start(&rd);
+    redis_start(&rd, dir);
     ck_assert_int_eq(
         h_bff_start(&b, "bff-mobile/bff-mobile", dir, redis_config(rd.port, on_error), &shop),
         0);
@@ -715,7 +627,7 @@ static void redis_killed_mid_run(const char *on_error)
     ck_assert(se == 100);
 
     /* Redis back (empty: nothing persisted): claims work again by themselves */
-    redis_start(&rd);
+    redis_start(&rd, dir);
     /* every worker has its connection back once 10 probes in a row were
      * claims (no store error counted): bounded, 200 probes */
     int         streak = 0;
@@ -825,7 +737,7 @@ static void redis_killed_under_load(const char *on_error)
     char          auth[4096], tag[32];
     int           deny = strcmp(on_error, "deny") == 0;
 
-    redis_start(&rd);
+    redis_start(&rd, dir);
     ck_assert_int_eq(
         h_bff_start(&b, "bff-mobile/bff-mobile", dir, redis_config(rd.port, on_error), &shop),
         0);
@@ -843,7 +755,7 @@ static void redis_killed_under_load(const char *on_error)
         wait_count(&h.unavailable, 100, "503s while Redis is down");
     else
         wait_count(&h.sent, at_kill + 100, "answers while Redis is down");
-    redis_start(&rd); /* back, empty */
+    redis_start(&rd, dir); /* back, empty */
     wait_count(&h.replayed, atomic_load(&h.replayed) + 30, "replays after Redis is back");
     atomic_store(&h.stop, 1);
     pthread_join(th, NULL);

@@ -17,6 +17,7 @@
 #include "bff/config.h"
 #include "bff/ratelimit.h"
 #include "common.h"
+#include "h_redis.h"
 
 /* The Lua step the gateway runs in Redis (core/src/pipeline/ratelimit.c). */
 extern const char rl_lua[];
@@ -501,95 +502,6 @@ END_TEST
 
 /* ---- Redis ------------------------------------------------------------------- */
 
-struct redis {
-    struct h_proc proc;
-    int           port; /* 0 until the first start */
-    struct h_port hold; /* the port, held across restarts */
-};
-
-static const char *redis_bin(void)
-{
-    static char path[512];
-    char       *p = h_run("command -v redis-server");
-    ck_assert_msg(p && *p, "redis-server is not installed (scripts/install-deps.sh)");
-    snprintf(path, sizeof(path), "%s", p);
-    free(p);
-    return path;
-}
-
-/* A connection to the test's Redis, or NULL. */
-static redisContext *redis_connect(int port)
-{
-    struct timeval tv = {1, 0};
-    redisContext  *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    if (c)
-        redisSetTimeout(c, tv);
-    return c;
-}
-
-static int redis_ping(int port)
-{
-    redisContext *c = redis_connect(port);
-    int           ok = 0;
-    if (!c)
-        return 0;
-    redisReply *r = redisCommand(c, "PING");
-    ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-    if (r)
-        freeReplyObject(r);
-    redisFree(c);
-    return ok;
-}
-
-static char *const *redis_argv(int port, void *ud)
-{
-    static char  p[16];
-    static char *argv[] = {NULL, "--port",       p,    "--bind", "127.0.0.1", "--save",
-                           "",   "--appendonly", "no", NULL};
-    (void)ud;
-    argv[0] = (char *)redis_bin();
-    snprintf(p, sizeof(p), "%d", port);
-    return argv;
-}
-
-/* Starts Redis: the first time on a port of its own (held from then on),
- * again after redis_stop_keeping_port on the same port. */
-static void redis_start(struct redis *rd)
-{
-    char name[32];
-    snprintf(name, sizeof(name), "redis-%d", (int)getpid());
-    if (!rd->port) {
-        rd->port = h_spawn_on_port(&rd->proc, name, dir, redis_argv, NULL, &rd->hold);
-        ck_assert_msg(rd->port > 0, "redis-server did not start");
-    } else {
-        ck_assert_int_eq(h_spawn_listening(&rd->proc, name, redis_argv(rd->port, NULL),
-                                           dir, rd->port),
-                         0);
-    }
-    for (int i = 0; i < 500 && !redis_ping(rd->port); i++) { /* bounded: 10 s */
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    ck_assert_msg(redis_ping(rd->port), "redis-server did not answer PING");
-}
-
-/* Stops Redis; its port stays ours for redis_start to come back on. */
-static void redis_stop_keeping_port(struct redis *rd)
-{
-    h_stop(&rd->proc);
-}
-
-static void redis_stop(struct redis *rd)
-{
-    h_stop(&rd->proc);
-    if (rd->port)
-        h_port_release(&rd->hold);
-}
-
 static char redis_yaml[4096];
 
 static const char *redis_config(int port, const char *on_error, const char *timeout)
@@ -646,7 +558,7 @@ START_TEST(two_instances_share_one_limit)
 {
     struct redis rd = {0};
     struct h_bff b1, b2;
-    redis_start(&rd);
+    redis_start(&rd, dir);
     const char *yaml = redis_config(rd.port, "deny", "2s");
     ck_assert_int_eq(h_bff_start(&b1, "bff-mobile/bff-mobile", dir, yaml, &shop), 0);
     ck_assert_int_eq(h_bff_start(&b2, "bff-mobile/bff-mobile", dir, yaml, &shop), 0);
@@ -682,7 +594,7 @@ START_TEST(redis_limited_post_keeps_body_and_connection)
 {
     struct redis rd = {0};
     struct h_bff b;
-    redis_start(&rd);
+    redis_start(&rd, dir);
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir,
                                  redis_config(rd.port, "deny", "2s"), &shop),
                      0);
@@ -772,7 +684,7 @@ static void redis_goes_away_and_comes_back(int deny)
     struct hammer h = {0};
     pthread_t     th;
 
-    redis_start(&rd);
+    redis_start(&rd, dir);
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir,
                                  redis_config(rd.port, deny ? "deny" : "allow", "2s"),
                                  &shop),
@@ -804,7 +716,7 @@ static void redis_goes_away_and_comes_back(int deny)
     }
 
     /* Redis back on the same port (empty): limits work again by themselves */
-    redis_start(&rd);
+    redis_start(&rd, dir);
     unsigned left = until_store_answers(h.url);
     ck_assert_uint_le(left, 99);
     const char *u[] = {h.url};
@@ -849,7 +761,7 @@ START_TEST(redis_hung_times_out_and_recovers)
     struct h_bff b;
     unsigned     r, t;
 
-    redis_start(&rd);
+    redis_start(&rd, dir);
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir,
                                  redis_config(rd.port, "allow", "100ms"), &shop),
                      0);
@@ -884,7 +796,7 @@ START_TEST(redis_script_matches_the_c_step)
         {1, 3600000}, {5000, 1000}, {1000000, 1000},
     };
     struct redis rd = {0};
-    redis_start(&rd);
+    redis_start(&rd, dir);
     redisContext *c = redis_connect(rd.port);
     ck_assert_ptr_nonnull(c);
     for (size_t k = 0; k < sizeof(rates) / sizeof(rates[0]); k++) {
