@@ -477,8 +477,8 @@ static void render_endpoints(FILE *f, const struct bff_snapshot *s)
         "bff_upstream_endpoint_calls_total", "bff_upstream_endpoint_in_flight",
         "bff_upstream_endpoint_ejected", "bff_upstream_endpoint_up"};
     static const char *const help[4] = {
-        "Attempts by endpoint of a service with endpoints: and outcome (ok, error, "
-        "timeout, refused), and the endpoint's ejections (outcome ejected).",
+        ("Attempts by endpoint of a service with endpoints: and outcome (ok, error, "
+         "timeout, refused), and the endpoint's ejections (outcome ejected)."),
         "Attempts running now, by endpoint.",
         "1 while outlier detection keeps an endpoint out of rotation.",
         "0 while an endpoint's active health check fails."};
