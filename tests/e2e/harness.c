@@ -729,3 +729,21 @@ void *h_traffic_main(void *arg)
     curl_easy_cleanup(e);
     return NULL;
 }
+
+char *h_bff_url(const struct h_bff *b, const char *path)
+{
+    static char u[16][256];
+    static int  i;
+    char       *p = u[i++ % 16];
+    snprintf(p, sizeof(u[0]), "http://127.0.0.1:%d%s", b->port, path);
+    return p;
+}
+
+const char *h_bearer(const char *tok)
+{
+    static char h[4][4096];
+    static int  i;
+    char       *p = h[i++ % 4];
+    snprintf(p, sizeof(h[0]), "Authorization: Bearer %s", tok);
+    return p;
+}

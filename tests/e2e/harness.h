@@ -113,6 +113,11 @@ struct h_bff {
 };
 int h_bff_start(struct h_bff *b, const char *bin, const char *dir, const char *yaml,
                 const struct h_shop *shop);
+/* "http://127.0.0.1:<port><path>" of @b's listener, in one of 16 buffers
+ * used in turn (valid until 16 more calls). */
+char *h_bff_url(const struct h_bff *b, const char *path);
+/* "Authorization: Bearer <tok>", in one of 4 buffers used in turn. */
+const char *h_bearer(const char *tok);
 /* Waits for @p's "listening" line (a BFF) and reads its ports (@admin 0
  * without admin_listen). Returns 0 or -1. */
 int h_bff_ports(struct h_proc *p, int *port, int *admin, int timeout_ms);

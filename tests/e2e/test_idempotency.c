@@ -71,24 +71,6 @@ static void suite_teardown(void)
     h_cleanup_dir(dir);
 }
 
-static const char *bearer(const char *tok)
-{
-    static char h[4][4096];
-    static int  i;
-    char       *p = h[i++ % 4];
-    snprintf(p, sizeof(h[0]), "Authorization: Bearer %s", tok);
-    return p;
-}
-
-static char *url(const struct h_bff *b, const char *path)
-{
-    static char u[8][256];
-    static int  i;
-    char       *p = u[i++ % 8];
-    snprintf(p, sizeof(u[0]), "http://127.0.0.1:%d%s", b->port, path);
-    return p;
-}
-
 /* One POST with @tok (NULL: none) and Idempotency-Key @key (NULL: none). */
 static void post(const struct h_bff *b, const char *path, const char *tok,
                  const char *key, const char *body, struct h_resp *out)
@@ -99,13 +81,13 @@ static void post(const struct h_bff *b, const char *path, const char *tok,
 
     h[n++] = "Content-Type: application/json";
     if (tok)
-        h[n++] = bearer(tok);
+        h[n++] = h_bearer(tok);
     if (key) {
         snprintf(kh, sizeof(kh), "Idempotency-Key: %s", key);
         h[n++] = kh;
     }
     h[n] = NULL;
-    ck_assert_int_eq(h_http("POST", url(b, path), h, body, out), 0);
+    ck_assert_int_eq(h_http("POST", h_bff_url(b, path), h, body, out), 0);
 }
 
 /* The value of one series on @b's /metrics, or -1 when it is absent. */
@@ -315,8 +297,8 @@ START_TEST(required_and_missing_is_400_and_bad_keys_too)
     h_resp_free(&r);
     ck_assert_int_eq(h_shop_requests(&shop, "users"), ub + 2);
     /* GET is never held to a key */
-    const char *h[] = {bearer(tok_a), NULL};
-    ck_assert_int_eq(h_http("GET", url(&b, "/orders"), h, NULL, &r), 0);
+    const char *h[] = {h_bearer(tok_a), NULL};
+    ck_assert_int_eq(h_http("GET", h_bff_url(&b, "/orders"), h, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);
     h_resp_free(&r);
     ck_assert_int_eq(h_stop(&b.proc), 0);
@@ -332,12 +314,12 @@ START_TEST(concurrent_duplicates_get_409)
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, config("1h"), &shop),
                      0);
     hl = curl_slist_append(hl, "Content-Type: application/json");
-    hl = curl_slist_append(hl, bearer(tok_a));
+    hl = curl_slist_append(hl, h_bearer(tok_a));
     hl = curl_slist_append(hl, "Idempotency-Key: k-concurrent");
     /* the shop holds every order 1.5 s: the duplicates arrive meanwhile */
     ck_assert_int_eq(h_fault(&shop, "orders", "delay_ms=1500"), 0);
     long before = h_shop_requests(&shop, "orders");
-    burst(url(&b, "/orders"), hl, "{\"sku\":\"c\"}", 8, rs);
+    burst(h_bff_url(&b, "/orders"), hl, "{\"sku\":\"c\"}", 8, rs);
     ck_assert_int_eq(h_fault(&shop, "orders", ""), 0);
     ck_assert_int_eq(count(rs, 8, 201), 1);
     ck_assert_int_eq(count(rs, 8, 409), 7);
@@ -345,7 +327,7 @@ START_TEST(concurrent_duplicates_get_409)
     ck_assert(metric(&b, "bff_idempotency_total{route=\"/orders\",result=\"conflict\"}") ==
               7);
     /* once answered, a retry is the replay */
-    burst(url(&b, "/orders"), hl, "{\"sku\":\"c\"}", 1, rs);
+    burst(h_bff_url(&b, "/orders"), hl, "{\"sku\":\"c\"}", 1, rs);
     ck_assert_int_eq(rs[0].status, 201);
     ck_assert_int_eq(rs[0].replayed, 1);
     ck_assert_int_eq(h_shop_requests(&shop, "orders"), before + 1);
@@ -495,13 +477,13 @@ START_TEST(two_instances_sharing_redis_forward_one_of_50_duplicates)
     ck_assert_int_eq(h_bff_start(&b1, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
     ck_assert_int_eq(h_bff_start(&b2, "bff-mobile/bff-mobile", dir, cfg, &shop), 0);
     hl = curl_slist_append(hl, "Content-Type: application/json");
-    hl = curl_slist_append(hl, bearer(tok_a));
+    hl = curl_slist_append(hl, h_bearer(tok_a));
     hl = curl_slist_append(hl, "Idempotency-Key: k-fleet-50");
 
     /* 25 to each instance at once, while the shop holds the one it gets */
     ck_assert_int_eq(h_fault(&shop, "orders", "delay_ms=1500"), 0);
     long        before = h_shop_requests(&shop, "orders");
-    const char *u1 = url(&b1, "/orders"), *u2 = url(&b2, "/orders");
+    const char *u1 = h_bff_url(&b1, "/orders"), *u2 = h_bff_url(&b2, "/orders");
     /* one multi handle, alternating instances */
     CURLM *m = curl_multi_init();
     CURL  *e[50];
@@ -743,7 +725,7 @@ static void redis_killed_under_load(const char *on_error)
         0);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok_a);
     snprintf(tag, sizeof(tag), "%s-%d", on_error, (int)getpid());
-    h.url = url(&b, "/orders");
+    h.url = h_bff_url(&b, "/orders");
     h.auth = auth;
     h.tag = tag;
     long s0 = h_shop_requests(&shop, "orders");

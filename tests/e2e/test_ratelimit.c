@@ -288,24 +288,6 @@ static void suite_teardown(void)
     h_cleanup_dir(dir);
 }
 
-static const char *bearer(const char *tok)
-{
-    static char h[4][4096];
-    static int  i;
-    char       *p = h[i++ % 4];
-    snprintf(p, sizeof(h[0]), "Authorization: Bearer %s", tok);
-    return p;
-}
-
-static char *url(const struct h_bff *b, const char *path)
-{
-    static char u[16][256];
-    static int  i;
-    char       *p = u[i++ % 16];
-    snprintf(p, sizeof(u[0]), "http://127.0.0.1:%d%s", b->port, path);
-    return p;
-}
-
 static struct res rs[300];
 
 /* The value of one series on @b's /metrics, or -1 when it is absent. */
@@ -329,7 +311,7 @@ START_TEST(burst_of_150_gives_100_passes_and_50_refusals)
 {
     struct h_bff b;
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, mem_yaml, &shop), 0);
-    const char *u[] = {url(&b, "/inventory/SKU-1")};
+    const char *u[] = {h_bff_url(&b, "/inventory/SKU-1")};
 
     burst(u, 1, NULL, 150, rs);
     ck_assert_int_eq(count_status(rs, 150, 200), 100);
@@ -359,14 +341,14 @@ START_TEST(two_clients_have_separate_budgets)
 {
     struct h_bff b;
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, mem_yaml, &shop), 0);
-    const char *u[] = {url(&b, "/orders")};
+    const char *u[] = {h_bff_url(&b, "/orders")};
 
-    burst(u, 1, bearer(tok_a), 150, rs);
+    burst(u, 1, h_bearer(tok_a), 150, rs);
     check_burst(rs, 150, 100);
-    burst(u, 1, bearer(tok_b), 150, rs);
+    burst(u, 1, h_bearer(tok_b), 150, rs);
     check_burst(rs, 150, 100);
     /* and an anonymous client (by address) on the other route is untouched */
-    const char *inv[] = {url(&b, "/inventory/SKU-1")};
+    const char *inv[] = {h_bff_url(&b, "/inventory/SKU-1")};
     burst(inv, 1, NULL, 120, rs);
     check_burst(rs, 120, 100);
     ck_assert_int_eq(h_stop(&b.proc), 0);
@@ -377,16 +359,16 @@ START_TEST(two_routes_have_separate_budgets)
 {
     struct h_bff b;
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, mem_yaml, &shop), 0);
-    const char *inv[] = {url(&b, "/inventory/SKU-1")};
-    const char *ord[] = {url(&b, "/orders")};
+    const char *inv[] = {h_bff_url(&b, "/inventory/SKU-1")};
+    const char *ord[] = {h_bff_url(&b, "/orders")};
 
     /* the same user on both routes */
-    burst(inv, 1, bearer(tok_a), 150, rs);
+    burst(inv, 1, h_bearer(tok_a), 150, rs);
     check_burst(rs, 150, 100);
-    burst(ord, 1, bearer(tok_a), 150, rs);
+    burst(ord, 1, h_bearer(tok_a), 150, rs);
     check_burst(rs, 150, 100);
     /* an unlimited route carries no RateLimit fields */
-    get1(url(&b, "/users/4412"), NULL, &rs[0]);
+    get1(h_bff_url(&b, "/users/4412"), NULL, &rs[0]);
     ck_assert_int_eq(rs[0].status, 200);
     ck_assert_int_eq(rs[0].has_rl + rs[0].has_policy, 0);
     ck_assert_int_eq(h_stop(&b.proc), 0);
@@ -400,37 +382,37 @@ START_TEST(every_answer_of_a_limited_route_carries_the_fields)
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, mem_yaml, &shop), 0);
 
     /* a service's own 404 */
-    get1(url(&b, "/inventory/NOPE"), NULL, &rs[0]);
+    get1(h_bff_url(&b, "/inventory/NOPE"), NULL, &rs[0]);
     ck_assert_int_eq(rs[0].status, 404);
     ck_assert_str_eq(rs[0].policy, policy_100);
     ck_assert(parse_rl(rs[0].ratelimit, &r, &t));
     ck_assert_uint_eq(r, 99);
     ck_assert_uint_eq(t, 1);
     /* a refused token: charged to the address, answered 401 with the fields */
-    get1(url(&b, "/orders"), "Authorization: Bearer not.a.token", &rs[0]);
+    get1(h_bff_url(&b, "/orders"), "Authorization: Bearer not.a.token", &rs[0]);
     ck_assert_int_eq(rs[0].status, 401);
     ck_assert_str_eq(rs[0].policy, policy_100);
     ck_assert(parse_rl(rs[0].ratelimit, &r, &t));
     ck_assert_uint_eq(r, 99);
-    get1(url(&b, "/orders"), NULL, &rs[0]);
+    get1(h_bff_url(&b, "/orders"), NULL, &rs[0]);
     ck_assert_int_eq(rs[0].status, 401);
     ck_assert(parse_rl(rs[0].ratelimit, &r, &t));
     ck_assert_uint_eq(r, 98);
     /* a flood without tokens runs into 429 like anything else (98 left, or
      * 99 when this test took longer than one interval, 0.6 s, so far) */
-    const char *ord[] = {url(&b, "/orders")};
+    const char *ord[] = {h_bff_url(&b, "/orders")};
     burst(ord, 1, NULL, 120, rs);
     int n401 = count_status(rs, 120, 401);
     ck_assert_msg(n401 == 98 || n401 == 99, "%d answers 401", n401);
     ck_assert_int_eq(count_status(rs, 120, 429), 120 - n401);
     /* ... while a verified user keeps their own budget */
-    get1(url(&b, "/orders"), bearer(tok_a), &rs[0]);
+    get1(h_bff_url(&b, "/orders"), h_bearer(tok_a), &rs[0]);
     ck_assert_int_eq(rs[0].status, 200);
     ck_assert(parse_rl(rs[0].ratelimit, &r, &t));
     ck_assert_uint_eq(r, 99);
     /* answered before the budget is consulted (405): the policy only */
     struct h_resp h;
-    ck_assert_int_eq(h_http("POST", url(&b, "/inventory/SKU-1"), NULL, "x", &h), 0);
+    ck_assert_int_eq(h_http("POST", h_bff_url(&b, "/inventory/SKU-1"), NULL, "x", &h), 0);
     ck_assert_int_eq(h.status, 405);
     ck_assert_str_eq(h_header(&h, "RateLimit-Policy"), policy_100);
     ck_assert_ptr_null(h_header(&h, "RateLimit"));
@@ -444,7 +426,7 @@ START_TEST(budgets_survive_a_reload)
     struct h_bff b;
     char         cmd[1024], *before, *after = NULL;
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, mem_yaml, &shop), 0);
-    const char *inv[] = {url(&b, "/inventory/SKU-1")};
+    const char *inv[] = {h_bff_url(&b, "/inventory/SKU-1")};
 
     burst(inv, 1, NULL, 150, rs);
     check_burst(rs, 150, 100);
@@ -492,10 +474,10 @@ START_TEST(refusals_keep_the_connection_and_bodies_arrive)
 {
     struct h_bff b;
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir, mem_yaml, &shop), 0);
-    const char *inv[] = {url(&b, "/inventory/SKU-1")};
+    const char *inv[] = {h_bff_url(&b, "/inventory/SKU-1")};
     burst(inv, 1, NULL, 100, rs);
     check_burst(rs, 100, 100);
-    ck_assert_int_eq(post_then_two_gets(url(&b, "/echo/x"), inv[0]), 1);
+    ck_assert_int_eq(post_then_two_gets(h_bff_url(&b, "/echo/x"), inv[0]), 1);
     ck_assert_int_eq(h_stop(&b.proc), 0);
 }
 END_TEST
@@ -563,8 +545,8 @@ START_TEST(two_instances_share_one_limit)
     ck_assert_int_eq(h_bff_start(&b1, "bff-mobile/bff-mobile", dir, yaml, &shop), 0);
     ck_assert_int_eq(h_bff_start(&b2, "bff-mobile/bff-mobile", dir, yaml, &shop), 0);
 
-    const char *both[] = {url(&b1, "/orders"), url(&b2, "/orders")};
-    burst(both, 2, bearer(tok_a), 150, rs);
+    const char *both[] = {h_bff_url(&b1, "/orders"), h_bff_url(&b2, "/orders")};
+    burst(both, 2, h_bearer(tok_a), 150, rs);
     ck_assert_int_eq(count_status(rs, 150, 200), 100);
     ck_assert_int_eq(count_status(rs, 150, 429), 50);
     check_burst(rs, 150, 100);
@@ -575,7 +557,7 @@ START_TEST(two_instances_share_one_limit)
     ck_assert_int_gt(pass1, 0);
     ck_assert_int_gt(pass2, 0);
     /* another user: their own budget */
-    burst(both, 2, bearer(tok_b), 110, rs);
+    burst(both, 2, h_bearer(tok_b), 110, rs);
     check_burst(rs, 110, 100);
     /* the budgets live in the configured db */
     ck_assert_int_eq(redis_keys(rd.port, 3), 2);
@@ -599,12 +581,12 @@ START_TEST(redis_limited_post_keeps_body_and_connection)
                                  redis_config(rd.port, "deny", "2s"), &shop),
                      0);
     /* passes */
-    ck_assert_int_eq(post_then_two_gets(url(&b, "/echo/x"), url(&b, "/echo/y")), 1);
+    ck_assert_int_eq(post_then_two_gets(h_bff_url(&b, "/echo/x"), h_bff_url(&b, "/echo/y")), 1);
     /* refusals */
-    const char *inv[] = {url(&b, "/inventory/SKU-1")};
+    const char *inv[] = {h_bff_url(&b, "/inventory/SKU-1")};
     burst(inv, 1, NULL, 100, rs);
     check_burst(rs, 100, 100);
-    ck_assert_int_eq(post_then_two_gets(url(&b, "/echo/x"), inv[0]), 1);
+    ck_assert_int_eq(post_then_two_gets(h_bff_url(&b, "/echo/x"), inv[0]), 1);
     ck_assert_int_eq(h_stop(&b.proc), 0);
     redis_stop(&rd);
 }
@@ -689,7 +671,7 @@ static void redis_goes_away_and_comes_back(int deny)
                                  redis_config(rd.port, deny ? "deny" : "allow", "2s"),
                                  &shop),
                      0);
-    h.url = url(&b, "/inventory/SKU-1");
+    h.url = h_bff_url(&b, "/inventory/SKU-1");
     h.deny = deny;
     ck_assert_int_eq(pthread_create(&th, NULL, hammer_main, &h), 0);
     wait_until(&h.bursts, 1, "a first burst");
@@ -765,7 +747,7 @@ START_TEST(redis_hung_times_out_and_recovers)
     ck_assert_int_eq(h_bff_start(&b, "bff-mobile/bff-mobile", dir,
                                  redis_config(rd.port, "allow", "100ms"), &shop),
                      0);
-    const char *u = url(&b, "/inventory/SKU-1");
+    const char *u = h_bff_url(&b, "/inventory/SKU-1");
     get1(u, NULL, &rs[0]);
     ck_assert_int_eq(rs[0].status, 200);
     ck_assert(parse_rl(rs[0].ratelimit, &r, &t));
