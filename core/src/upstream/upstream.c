@@ -382,16 +382,6 @@ static struct curl_slist *header_list(struct up_call *c)
     return l;
 }
 
-/* RFC 9110 §9.2.2: the methods a client may repeat without asking. */
-static int idempotent(const char *method)
-{
-    static const char *const names[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(method, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
 /* One attempt of @c on @w's multi handle (the first, or a retry). */
 static int attempt_start(struct bff_worker *w, struct up_call *c)
 {
@@ -467,7 +457,9 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? c->body : "");
         }
     }
-    if (!idempotent(c->method)) {
+    /* RFC 9110 §9.2.2's idempotent methods are the retry policy's with PUT
+     * and DELETE allowed (TRACE never reaches a service: 501 at the door) */
+    if (!res_method_retryable(c->method, 1)) {
         /* curl sends a request again, unasked, when a reused connection
          * closes before any answer: the service may have acted on the
          * first. A POST or PATCH gets a connection of its own, so a failure
