@@ -119,6 +119,11 @@ def main():
                 print("upward: %s (%s) -> %s (%s): %s" % (f, layer[f], g, layer[g],
                                                          " ".join(sorted(why[(f, g)]))))
     edges = sum(len(v) for v in graph.values())
+    if not graph or not edges:
+        # no objects or no symbols read (an empty archive, LTO objects nm
+        # cannot read): nothing was checked, which is not a pass
+        print("check-layers: %d files, %d calls read: nothing to check" % (len(graph), edges))
+        return 1
     print("%d files, %d calls between files, %d layers" % (len(graph), edges, len(order)))
     if bad:
         print("layers: %d problem(s)" % bad)

@@ -122,7 +122,8 @@ START_TEST(get_collects_in_one_walk)
     /* a miss collects nothing usable and says so */
     ck_assert_int_eq(fields_get(o, "id:s gone:i", &bad, &got), 0);
     ck_assert_str_eq(bad.name, "gone");
-    /* more members than FIELDS_MAX: malformed, also when only checking */
+    /* more members than FIELDS_MAX: malformed for collecting (no room for
+     * them), while checking needs no room and passes */
     char long_list[FIELDS_MAX * 6 + 8] = "";
     for (int i = 0; i <= FIELDS_MAX; i++)
         strcat(long_list, "id:s ");
