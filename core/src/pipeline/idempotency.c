@@ -239,7 +239,7 @@ static void keep(struct bff_request *r, char *packed, size_t plen)
         memcpy(val + 65, packed, plen);
         snprintf(px, sizeof(px), "%" PRIu64, is->ttl_ms);
         const char *argv[] = {"EVAL", keep_lua, "1", q->scope, q->mark, val, px};
-        size_t      lens[] = {4,           strlen(keep_lua), 1, strlen(q->scope),
+        size_t      lens[] = {4,           sizeof(keep_lua) - 1, 1, strlen(q->scope),
                               strlen(q->mark), 65 + plen,    strlen(px)};
         fire(r, 7, argv, lens);
         free(val);
