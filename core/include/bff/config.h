@@ -70,7 +70,10 @@ struct bff_service_conf {
     char           *name;
     char           *url;              /* "http://127.0.0.1:9101", no trailing '/' */
     uint32_t        connect_timeout_ms; /* default 200 */
-    uint32_t        timeout_ms;         /* default 800; whole call, per attempt */
+    uint32_t        timeout_ms;         /* default 800; whole call, per attempt
+                                           (a streamed answer: until its head) */
+    uint32_t        idle_timeout_ms;    /* default 60000: a streamed answer or
+                                           body, longest gap between bytes */
     uint32_t        max_in_flight;      /* default 256; bulkhead */
     uint32_t        retries;            /* default 1 */
     int             retry_put_delete;   /* retry_non_get: true; default 0 */
@@ -127,6 +130,10 @@ struct bff_route_conf {
     uint32_t            methods;     /* enum bff_method bits */
     int                 strip_prefix;/* proxy: drop the route prefix; default 0 */
     enum bff_idem_mode  idempotency; /* default off */
+    int                 websocket;   /* proxy: pass Upgrade: websocket; default 0 */
+    uint32_t            max_streams; /* streamed answers and WebSockets open at
+                                        once on the route, per process; 0 = none
+                                        (default 1000 on proxy routes) */
     struct bff_pos      pos;
 };
 

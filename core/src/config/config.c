@@ -1092,6 +1092,7 @@ static int svc_add(struct ctx *c)
     memset(s, 0, sizeof *s);
     s->connect_timeout_ms = 200;
     s->timeout_ms = 800;
+    s->idle_timeout_ms = 60000;
     s->max_in_flight = 256;
     s->retries = 1;
     s->cb.failures = 5;
@@ -1244,16 +1245,16 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
         "url",           "connect_timeout", "timeout",      "max_in_flight", "retries",
         "retry_non_get", "circuit_breaker", "health_check", "tls",
         "endpoints",     "balance",         "resolve_every", "outlier",      "cache",
-        NULL};
+        "idle_timeout",  NULL};
     enum { URL, CONNECT, TIMEOUT, INFLIGHT, RETRIES, NONGET, CB, HC, TLS,
-           ENDPOINTS, BALANCE, RESOLVE, OUTLIER, CACHE };
+           ENDPOINTS, BALANCE, RESOLVE, OUTLIER, CACHE, IDLE };
     static const char *const cache_keys[] = {"max_entries", "max_body", NULL};
     static const char *const cb_keys[] = {"failures", "open_for", "half_open_probes",
                                           NULL};
     static const char *const hc_keys[] = {"path", "interval", NULL};
     static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
     struct bff_service_conf *s = &c->cfg->services[idx];
-    yaml_node_t             *v[14], *w[3];
+    yaml_node_t             *v[15], *w[3];
     char                     where[160];
     const char              *name = s->name;
 
@@ -1308,6 +1309,8 @@ static void service(struct ctx *c, const yaml_node_t *n, int idx)
         dur(c, v[CONNECT], "connect_timeout", &s->connect_timeout_ms, 1, HOUR);
     if (v[TIMEOUT])
         dur(c, v[TIMEOUT], "timeout", &s->timeout_ms, 1, HOUR);
+    if (v[IDLE])
+        dur(c, v[IDLE], "idle_timeout", &s->idle_timeout_ms, 1, 24 * HOUR);
     if (v[INFLIGHT])
         u32(c, v[INFLIGHT], "max_in_flight", &s->max_in_flight, 1, 1000000);
     if (v[RETRIES])
@@ -2019,7 +2022,8 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
 {
     static const char *const keys[] = {
         "path",       "service", "handler", "static",       "auth", "roles",
-        "rate_limit", "timeout", "methods", "strip_prefix", "idempotency", NULL};
+        "rate_limit", "timeout", "methods", "strip_prefix", "idempotency",
+        "websocket",  "max_streams", NULL};
     enum {
         PATH,
         SERVICE,
@@ -2031,11 +2035,13 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
         TIMEOUT,
         METHODS,
         STRIP,
-        IDEM
+        IDEM,
+        WS,
+        STREAMS
     };
     static const char *const auth_names[] = {"none", "optional", "required", NULL};
     static const char *const idem_names[] = {"off", "optional", "required", NULL};
-    yaml_node_t             *v[11];
+    yaml_node_t             *v[13];
     char                     qb[QLEN];
     const char              *s, *why;
     int                      kinds, i, auth_bad = 0;
@@ -2072,6 +2078,7 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
     } else if (v[SERVICE]) {
         r->kind = BFF_ROUTE_PROXY;
         r->methods = BFF_M_ALL;
+        r->max_streams = 1000;
         route_service(c, v[SERVICE], r);
     } else if (v[HANDLER]) {
         r->kind = BFF_ROUTE_HANDLER;
@@ -2119,6 +2126,17 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
             err(c, v[IDEM],
                 "idempotency: a static: route answers GET and HEAD only; "
                 "Idempotency-Key applies to POST and PATCH");
+    }
+    if (v[WS]) {
+        boolean(c, v[WS], "websocket", &r->websocket);
+        if (kinds == 1 && !v[SERVICE])
+            err(c, v[WS], "websocket: applies to service: routes only");
+    }
+    if (v[STREAMS]) {
+        u32(c, v[STREAMS], "max_streams", &r->max_streams, 1, 10000000);
+        if (kinds == 1 && !v[SERVICE])
+            err(c, v[STREAMS],
+                "max_streams: applies to service: routes only (they stream)");
     }
 }
 

@@ -597,6 +597,34 @@ END_TEST
 
 /* ---- errors, one class each, with exact positions --------------------- */
 
+START_TEST(ok_stream_keys)
+{
+    struct bff_config *c = expect_ok("services:\n"
+                                     "  s: { url: http://s:1, idle_timeout: 5s }\n"
+                                     "  t: { url: http://t:1 }\n"
+                                     "routes:\n"
+                                     "  - { path: /live, service: s, websocket: true, "
+                                     "max_streams: 3 }\n"
+                                     "  - { path: /t, service: t }\n"
+                                     "  - { path: /, static: www }\n");
+    ck_assert_uint_eq(c->services[0].idle_timeout_ms, 5000);
+    ck_assert_uint_eq(c->services[1].idle_timeout_ms, 60000);
+    ck_assert_int_eq(c->routes[0].websocket, 1);
+    ck_assert_uint_eq(c->routes[0].max_streams, 3);
+    ck_assert_int_eq(c->routes[1].websocket, 0);
+    ck_assert_uint_eq(c->routes[1].max_streams, 1000);
+    ck_assert_uint_eq(c->routes[2].max_streams, 0);
+    bff_config_free(c);
+    expect_err("routes:\n  - { path: /, static: www, websocket: true }\n",
+               "t.yaml:2:40: websocket: applies to service: routes only");
+    expect_err("routes:\n  - { path: /a, service: http://a:1, max_streams: 0 }\n",
+               "t.yaml:2:51: max_streams \"0\": must be a whole number from 1 to 10000000");
+    expect_err_prefix("services:\n  s: { url: http://s:1, idle_timeout: 0 }\n"
+                      "routes:\n  - { path: /a, service: s }\n",
+                      "t.yaml:2:39: idle_timeout \"0\": must be between 1ms and 24h");
+}
+END_TEST
+
 START_TEST(err_unknown_key_top)
 {
     expect_err("lisen: 127.0.0.1:80\n" ROUTE,
@@ -767,7 +795,7 @@ START_TEST(err_unknown_key_route)
                "    cache: 1s\n",
                "t.yaml:4:5: unknown key \"cache\" in a route; expected path, "
                "service, handler, static, auth, roles, rate_limit, timeout, methods, "
-               "strip_prefix or idempotency");
+               "strip_prefix, idempotency, websocket or max_streams");
 }
 END_TEST
 
@@ -1503,6 +1531,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, ok);
 
     tcase_add_test(bad, err_unknown_key_top);
+    tcase_add_test(bad, ok_stream_keys);
     tcase_add_test(bad, tls_listener);
     tcase_add_test(bad, admin_token_file);
     tcase_add_test(bad, err_unknown_key_service);
