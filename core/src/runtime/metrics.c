@@ -40,6 +40,8 @@ struct m_route {
     _Atomic uint64_t sum_us;
     _Atomic uint64_t rl[3]; /* allowed, refused, store errors */
     _Atomic uint64_t idem[METRICS_IDEM_NRESULTS];
+    _Atomic uint64_t streams[METRICS_STREAM_NKINDS][METRICS_END_NENDS];
+    _Atomic uint64_t stream_bytes[2]; /* in, out */
 };
 
 struct m_svc {
@@ -54,6 +56,11 @@ struct bff_metrics_worker {
     _Atomic uint64_t jwt[BFF_JWT_REASON_COUNT];
     _Atomic int64_t  connections;
 };
+
+/* Open streams per route slot and kind, the process's: written by every
+ * worker (an atomic add when a stream opens or closes, never per byte). */
+static _Atomic uint32_t open_streams[METRICS_MAX_ROUTES][METRICS_STREAM_NKINDS];
+static _Atomic uint32_t open_total[METRICS_MAX_ROUTES];
 
 /* Reserved slots. */
 enum { ROUTE_NONE = 0, ROUTE_OTHER = 1, SVC_UNKNOWN = 0, SVC_OTHER = 1 };
@@ -302,6 +309,52 @@ void metrics_idempotency(struct bff_request *r, enum metrics_idem result)
     BUMP(c->idem[result], 1);
 }
 
+static int64_t route_slot(const struct bff_request *r)
+{
+    if (r->route_idx < 0 || !r->snap->route_mslot)
+        return -1;
+    return r->snap->route_mslot[r->route_idx];
+}
+
+int metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_t max)
+{
+    int64_t slot = route_slot(r);
+    if (slot < 0 || (unsigned)kind >= METRICS_STREAM_NKINDS)
+        return 0;
+    uint32_t was = atomic_fetch_add_explicit(&open_total[slot], 1, memory_order_relaxed);
+    if (max && was >= max) {
+        atomic_fetch_sub_explicit(&open_total[slot], 1, memory_order_relaxed);
+        return -1;
+    }
+    atomic_fetch_add_explicit(&open_streams[slot][kind], 1, memory_order_relaxed);
+    return 0;
+}
+
+void metrics_stream_close(struct bff_request *r, enum metrics_stream kind,
+                          enum metrics_stream_end end, uint64_t bytes_in,
+                          uint64_t bytes_out)
+{
+    int64_t slot = route_slot(r);
+    if (slot < 0 || (unsigned)kind >= METRICS_STREAM_NKINDS ||
+        (unsigned)end >= METRICS_END_NENDS)
+        return;
+    atomic_fetch_sub_explicit(&open_total[slot], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&open_streams[slot][kind], 1, memory_order_relaxed);
+    struct bff_metrics_worker *m = r->w->metrics;
+    if (!m)
+        return;
+    struct m_route *c = &m->routes[slot / CHUNK][slot % CHUNK];
+    BUMP(c->streams[kind][end], 1);
+    BUMP(c->stream_bytes[0], bytes_in);
+    BUMP(c->stream_bytes[1], bytes_out);
+}
+
+uint32_t metrics_streams_open(struct bff_request *r)
+{
+    int64_t slot = route_slot(r);
+    return slot < 0 ? 0 : atomic_load_explicit(&open_total[slot], memory_order_relaxed);
+}
+
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why)
 {
     struct bff_metrics_worker *m = w->metrics;
@@ -345,6 +398,8 @@ struct sum_route {
     uint64_t sum_us;
     uint64_t rl[3];
     uint64_t idem[METRICS_IDEM_NRESULTS];
+    uint64_t streams[METRICS_STREAM_NKINDS][METRICS_END_NENDS];
+    uint64_t stream_bytes[2];
 };
 
 struct sum_svc {
@@ -369,6 +424,11 @@ static void sum_route(uint32_t slot, struct sum_route *out)
         out->rl[2] += READ(c->rl[2]);
         for (int i = 0; i < METRICS_IDEM_NRESULTS; i++)
             out->idem[i] += READ(c->idem[i]);
+        for (int i = 0; i < METRICS_STREAM_NKINDS; i++)
+            for (int j = 0; j < METRICS_END_NENDS; j++)
+                out->streams[i][j] += READ(c->streams[i][j]);
+        out->stream_bytes[0] += READ(c->stream_bytes[0]);
+        out->stream_bytes[1] += READ(c->stream_bytes[1]);
     }
 }
 
@@ -411,6 +471,54 @@ static uint64_t hist_count(const uint64_t bucket[NB + 1])
     for (int i = 0; i <= NB; i++)
         n += bucket[i];
     return n;
+}
+
+/* The stream families: a route's series appear once it had a stream. */
+static void render_streams(FILE *f, const struct sum_route *sums)
+{
+    static const char *const kind[METRICS_STREAM_NKINDS] = {"answer", "sse", "websocket"};
+    static const char *const end[METRICS_END_NENDS] = {"complete", "broken", "client_gone",
+                                                       "idle_timeout", "gateway"};
+    uint8_t                  seen[METRICS_MAX_ROUTES] = {0};
+
+    for (uint32_t k = 0; k < reg.nroutes; k++) {
+        seen[k] = READ(open_total[k]) != 0 || sums[k].stream_bytes[0] ||
+                  sums[k].stream_bytes[1];
+        for (int i = 0; i < METRICS_STREAM_NKINDS && !seen[k]; i++)
+            for (int j = 0; j < METRICS_END_NENDS; j++)
+                seen[k] |= sums[k].streams[i][j] != 0;
+    }
+    head(f, "bff_streams_open", "gauge",
+         "Streamed answers, Server-Sent Events streams and WebSockets open now, by "
+         "route pattern and kind (max_streams bounds their sum per route).");
+    for (uint32_t k = 0; k < reg.nroutes; k++)
+        for (int i = 0; seen[k] && i < METRICS_STREAM_NKINDS; i++) {
+            fputs("bff_streams_open{route=\"", f);
+            label(f, reg.route[k]);
+            fprintf(f, "\",kind=\"%s\"} %u\n", kind[i], READ(open_streams[k][i]));
+        }
+    head(f, "bff_streams_total", "counter",
+         "Streams ended, by route pattern, kind and how they ended (complete: the "
+         "service ended it; broken: the service broke off; client_gone; idle_timeout; "
+         "gateway: drain or stop).");
+    for (uint32_t k = 0; k < reg.nroutes; k++)
+        for (int i = 0; seen[k] && i < METRICS_STREAM_NKINDS; i++)
+            for (int j = 0; j < METRICS_END_NENDS; j++) {
+                fputs("bff_streams_total{route=\"", f);
+                label(f, reg.route[k]);
+                fprintf(f, "\",kind=\"%s\",end=\"%s\"} %" PRIu64 "\n", kind[i], end[j],
+                        sums[k].streams[i][j]);
+            }
+    head(f, "bff_stream_bytes_total", "counter",
+         "Bytes carried by ended streams, by route pattern and direction (in: from the "
+         "client, out: to it).");
+    for (uint32_t k = 0; k < reg.nroutes; k++)
+        for (int i = 0; seen[k] && i < 2; i++) {
+            fputs("bff_stream_bytes_total{route=\"", f);
+            label(f, reg.route[k]);
+            fprintf(f, "\",direction=\"%s\"} %" PRIu64 "\n", i ? "out" : "in",
+                    sums[k].stream_bytes[i]);
+        }
 }
 
 static void render_routes(FILE *f, const struct bff_snapshot *s, struct sum_route *sums,
@@ -466,6 +574,7 @@ static void render_routes(FILE *f, const struct bff_snapshot *s, struct sum_rout
                     sums[k].idem[i]);
         }
     }
+    render_streams(f, sums);
     (void)s;
 }
 

@@ -95,6 +95,38 @@ enum metrics_idem {
     METRICS_IDEM_NRESULTS
 };
 void metrics_idempotency(struct bff_request *r, enum metrics_idem result);
+
+/* Streams: answers passed on as they arrive (proxy routes), Server-Sent
+ * Events (text/event-stream answers) and WebSockets, by route pattern.
+ * bff_streams_open{route,kind} (gauge), bff_streams_total{route,kind,end}
+ * and bff_stream_bytes_total{route,direction} (in: from the client, out: to
+ * it). The open count per route is the process's (every worker's), kept
+ * across reloads like the route's other series: it is what a route's
+ * max_streams bounds. */
+enum metrics_stream {
+    METRICS_STREAM_ANSWER = 0, /* a streamed answer that is not SSE */
+    METRICS_STREAM_SSE,
+    METRICS_STREAM_WEBSOCKET,
+    METRICS_STREAM_NKINDS
+};
+enum metrics_stream_end {
+    METRICS_END_COMPLETE = 0, /* the service ended it (or closed a WebSocket) */
+    METRICS_END_BROKEN,       /* the service broke off or mis-framed it */
+    METRICS_END_CLIENT,       /* the client went away */
+    METRICS_END_IDLE,         /* idle_timeout passed */
+    METRICS_END_DRAIN,        /* the gateway ended it (drain, stop) */
+    METRICS_END_NENDS
+};
+/* Opens a stream of @kind on @r's route: 0, or -1 when the route has
+ * @max (0: no limit) open already (nothing counted then). */
+int  metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_t max);
+/* Closes what metrics_stream_open counted, with how it ended and the bytes
+ * it carried each way. */
+void metrics_stream_close(struct bff_request *r, enum metrics_stream kind,
+                          enum metrics_stream_end end, uint64_t bytes_in,
+                          uint64_t bytes_out);
+/* Streams open on @r's route now, every kind (tests, max_streams). */
+uint32_t metrics_streams_open(struct bff_request *r);
 /* Counts a token that bff_jwt_verify refused with @why. */
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why);
 /* Client connections of @w opened (+1) or closed (-1). */
