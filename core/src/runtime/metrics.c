@@ -316,9 +316,11 @@ static int64_t route_slot(const struct bff_request *r)
     return r->snap->route_mslot[r->route_idx];
 }
 
-int metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_t max)
+int metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_t max,
+                        int64_t *slotp)
 {
     int64_t slot = route_slot(r);
+    *slotp = -1;
     if (slot < 0 || (unsigned)kind >= METRICS_STREAM_NKINDS)
         return 0;
     uint32_t was = atomic_fetch_add_explicit(&open_total[slot], 1, memory_order_relaxed);
@@ -327,20 +329,20 @@ int metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_
         return -1;
     }
     atomic_fetch_add_explicit(&open_streams[slot][kind], 1, memory_order_relaxed);
+    *slotp = slot;
     return 0;
 }
 
-void metrics_stream_close(struct bff_request *r, enum metrics_stream kind,
+void metrics_stream_close(struct bff_worker *w, int64_t slot, enum metrics_stream kind,
                           enum metrics_stream_end end, uint64_t bytes_in,
                           uint64_t bytes_out)
 {
-    int64_t slot = route_slot(r);
-    if (slot < 0 || (unsigned)kind >= METRICS_STREAM_NKINDS ||
+    if (slot < 0 || slot >= METRICS_MAX_ROUTES || (unsigned)kind >= METRICS_STREAM_NKINDS ||
         (unsigned)end >= METRICS_END_NENDS)
         return;
     atomic_fetch_sub_explicit(&open_total[slot], 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&open_streams[slot][kind], 1, memory_order_relaxed);
-    struct bff_metrics_worker *m = r->w->metrics;
+    struct bff_metrics_worker *m = w->metrics;
     if (!m)
         return;
     struct m_route *c = &m->routes[slot / CHUNK][slot % CHUNK];

@@ -117,15 +117,18 @@ enum metrics_stream_end {
     METRICS_END_DRAIN,        /* the gateway ended it (drain, stop) */
     METRICS_END_NENDS
 };
-/* Opens a stream of @kind on @r's route: 0, or -1 when the route has
- * @max (0: no limit) open already (nothing counted then). */
-int  metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_t max);
-/* Closes what metrics_stream_open counted, with how it ended and the bytes
- * it carried each way. */
-void metrics_stream_close(struct bff_request *r, enum metrics_stream kind,
+/* Opens a stream of @kind on @r's route: 0 with the route's slot in *slot
+ * (for metrics_stream_close, which needs no request: a WebSocket outlives
+ * its request object), or -1 when the route has @max (0: no limit) open
+ * already (nothing counted then). *slot is -1 for a request without a
+ * route (nothing counted). */
+int  metrics_stream_open(struct bff_request *r, enum metrics_stream kind, uint32_t max,
+                         int64_t *slot);
+/* Closes what metrics_stream_open counted, on worker @w's counters, with how
+ * it ended and the bytes it carried each way. */
+void metrics_stream_close(struct bff_worker *w, int64_t slot, enum metrics_stream kind,
                           enum metrics_stream_end end, uint64_t bytes_in,
                           uint64_t bytes_out);
-/* Streams open on @r's route now, every kind (tests, max_streams). */
 uint32_t metrics_streams_open(struct bff_request *r);
 /* Counts a token that bff_jwt_verify refused with @why. */
 void metrics_jwt_refusal(struct bff_worker *w, enum bff_jwt_reason why);
