@@ -280,9 +280,15 @@ START_TEST(broken_answer_is_502_and_gateway_keeps_serving)
     const char   *hdrs[] = {bearer(), NULL};
     struct h_resp r;
     ck_assert_int_eq(h_fault(&shop, "orders", "close_mid_body=1"), 0);
-    ck_assert_int_eq(h_http("GET", url("/orders/o-1"), hdrs, NULL, &r), 0);
+    int rc = h_http("GET", url("/orders/o-1"), hdrs, NULL, &r);
     ck_assert_int_eq(h_fault(&shop, "orders", ""), 0);
-    assert_problem(&r, 502);
+    /* SPEC §4: a 502 when the break came before the head was passed on; after
+     * it, an answer that ends early (the client's transfer fails: short of
+     * its Content-Length). Never a complete-looking 200. */
+    if (rc == 0)
+        assert_problem(&r, 502);
+    else
+        ck_assert_int_eq(rc, -1);
     h_resp_free(&r);
     ck_assert_int_eq(h_http("GET", url("/orders/o-1"), hdrs, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);

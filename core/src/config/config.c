@@ -2299,7 +2299,7 @@ static void top(struct ctx *c, const yaml_node_t *root)
         boolean(c, v[ACCESS], "access_log", &cfg->access_log);
     if (v[LIMITS] && !getmap(c, v[LIMITS], "limits", "in limits", limit_keys, w)) {
         if (w[0])
-            bytes(c, w[0], "max_body", &cfg->limits.max_body, 0, GIB);
+            bytes(c, w[0], "max_body", &cfg->limits.max_body, 0, 64 * GIB);
         if (w[1])
             u32(c, w[1], "max_connections", &cfg->limits.max_connections, 1, 1000000);
         if (w[2])

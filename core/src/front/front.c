@@ -13,8 +13,10 @@
 #include "bff/util.h"
 #include "front/front.h"
 #include "front/tls.h"
+#include "handlers/handlers.h"
 #include "pipeline/pipeline.h"
 #include "request/request.h"
+#include "request/stream.h"
 #include "runtime/metrics.h"
 #include "snapshot/snapshot.h"
 #include "types/snapshot-t.h"
@@ -83,6 +85,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     req_unwatch(r);
     req_cancel(r);
+    req_stream_done(r, toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
+                           toe == MHD_REQUEST_TERMINATED_READ_ERROR ||
+                           toe == MHD_REQUEST_TERMINATED_WITH_ERROR);
     pipeline_request_done(r);
     if (r->resp)
         MHD_destroy_response(r->resp);
@@ -149,6 +154,56 @@ void front_free_requests(struct bff_worker *w)
     w->nfree_reqs = 0;
 }
 
+/* Holds the client back while its streamed body waits for the service:
+ * libmicrohttpd keeps what was not taken and reads no more. */
+static void upload_hold(struct bff_request *r)
+{
+    r->upload_blocked = 1;
+    if (!r->suspended) {
+        r->suspended = 1;
+        r->suspended_ms = bff_now_ms();
+        MHD_suspend_connection(r->conn);
+    }
+}
+
+/* The whole body is in: the service gets its end. */
+static void upload_end(struct bff_request *r)
+{
+    if (r->upload_done)
+        return;
+    r->upload_done = 1;
+    if (r->upload_more)
+        r->upload_more(r);
+}
+
+/* A piece of a body that streams to the service (proxy_body_streams). */
+static enum MHD_Result upload_piece(struct bff_request *r, const char *data,
+                                    size_t *size)
+{
+    size_t n = *size, max = r->snap->cfg->limits.max_body;
+
+    if (r->answered) { /* the answer is in: the rest is not forwarded */
+        *size = 0;
+        return MHD_YES;
+    }
+    if (r->body_len_total + n > max) {
+        r->body_too_large = 1;
+        *size = 0;
+        req_cancel(r);
+        req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+        return MHD_YES;
+    }
+    size_t took = req_upload_put(r, data, n);
+    *size = n - took;
+    if (!r->chunked && r->body_len_total >= r->content_length)
+        r->upload_done = 1; /* all of its Content-Length: the end now */
+    if (took && r->upload_more)
+        r->upload_more(r); /* may read at once */
+    if (*size && r->body_len - r->body_off >= REQ_UPLOAD_MAX)
+        upload_hold(r); /* until the service took some (req_upload_read) */
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -168,6 +223,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->mbit = bff_method_bit(method);
         r->version = version;
         pipeline_run(r, BFF_PHASE_HEAD);
+        /* A body that streams: the rest of the pipeline runs now, and the
+         * call starts before the first byte of the body is read. */
+        if (!r->resp && !r->answered && r->has_body && proxy_body_streams(r)) {
+            r->body_streaming = 1;
+            pipeline_run(r, BFF_PHASE_BODY);
+        }
         /* An answer queued on the first call makes libmicrohttpd close the
          * connection (the body may be unread). Without a body, hold it for
          * the last call and keep the connection alive; a refused head is
@@ -175,6 +236,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->resp && !r->has_body && !r->close_now)
             return MHD_YES;
         return r->resp ? queue(r) : MHD_YES;
+    }
+    if (r->body_streaming) {
+        /* A call without data is the end of the body, except the one right
+         * after a verdict from Redis resumed the request (libmicrohttpd
+         * calls again in the state it was suspended in, before any of the
+         * body): the dispatch it held runs now. */
+        int held = 0;
+        if (!r->dispatched && !r->answered && !r->suspended) {
+            pipeline_run(r, BFF_PHASE_BODY);
+            held = 1;
+        }
+        if (r->resp)
+            return queue(r);
+        if (*upload_data_size)
+            return r->suspended ? MHD_YES : upload_piece(r, upload_data, upload_data_size);
+        if (held || r->suspended)
+            return MHD_YES;
+        if (!r->upload_done && !r->answered && r->chunked && pipeline_trailers_bad(r)) {
+            /* the service never gets the end of this body: a 400, closed */
+            req_cancel(r);
+            req_problem(r, 400, "a trailer field is not a token name with a valid value",
+                        NULL, 0);
+            return r->resp ? queue(r) : MHD_YES;
+        }
+        upload_end(r);
+        if (r->resp)
+            return queue(r);
+        if (!r->answered)
+            req_suspend(r); /* until the service's head */
+        return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
@@ -266,6 +357,11 @@ int front_daemon(struct bff_worker *w)
 void front_abort_all(struct bff_worker *w)
 {
     for (struct bff_request *r = w->requests; r; r = r->next) {
+        if (req_stream_began(r)) { /* ended cleanly: the last chunk */
+            req_cancel(r);
+            req_stream_end(r, 1, METRICS_END_DRAIN);
+            continue;
+        }
         req_cancel(r);
         if (r->suspended && !r->answered)
             req_problem(r, 503, "the gateway is shutting down", NULL, 0);

@@ -10,6 +10,9 @@ struct bff_worker;
 
 /* Proxy route: forwards @r to its service (proxy.c). */
 void proxy_start(struct bff_request *r);
+/* Whether @r's body goes to the service as it arrives (a proxy route, not
+ * one that keeps answers for Idempotency-Key): docs/streaming.md. */
+int  proxy_body_streams(const struct bff_request *r);
 /* Aggregation route: runs the endpoint's stages (agg.c). */
 void agg_start(struct bff_request *r);
 /* Frees what agg.c keeps per worker (its json_tokener). */

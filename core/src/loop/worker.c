@@ -223,6 +223,13 @@ void *worker_main(void *arg)
             timeout = FRONT_TLS_STALL_MS; /* a handshake waiting: not work (front/tls.c) */
         if (w->requests && timeout > WATCH_AFTER_MS)
             timeout = WATCH_AFTER_MS; /* the waiting-client sweep below */
+        uint64_t sdue = up_stream_due(w);
+        if (sdue) { /* a stream call's head or idle deadline */
+            uint64_t now = bff_now_ms();
+            int      t = now >= sdue ? 0 : (int)(sdue - now);
+            if (t < timeout)
+                timeout = t;
+        }
         if (w->curl_due_us) {
             uint64_t now = bff_now_us();
             int t = now >= w->curl_due_us ? 0 : (int)((w->curl_due_us - now + 999) / 1000);
@@ -271,6 +278,8 @@ void *worker_main(void *arg)
                 w->next_watch_ms = now_ms + WATCH_AFTER_MS;
             }
         }
+        if (sdue)
+            up_stream_sweep(w, bff_now_ms());
         curl_timer_due(w);
         for (int k = 0; k < 3 && (run_mhd || mhd_due(w, k > 0)); k++) {
             run_mhd = 0;

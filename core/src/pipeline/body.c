@@ -33,7 +33,7 @@ static enum MHD_Result trailer_check(void *cls, enum MHD_ValueKind kind, const c
 
 /* The trailer section of a chunked body, as libmicrohttpd parsed it (its
  * footers): the same field rules as the head (they are never forwarded). */
-static int trailers_bad(struct bff_request *r)
+int pipeline_trailers_bad(struct bff_request *r)
 {
     int bad = 0;
     MHD_get_connection_values_n(r->conn, MHD_FOOTER_KIND, trailer_check, &bad);
@@ -46,7 +46,7 @@ enum bff_step_result step_body(struct bff_request *r)
         step_refuse(r, 413, "the request body is larger than max_body");
         return STEP_DONE;
     }
-    if (r->chunked && trailers_bad(r)) {
+    if (r->chunked && pipeline_trailers_bad(r)) {
         step_refuse(r, 400, "a trailer field is not a token name with a valid value");
         return STEP_DONE;
     }

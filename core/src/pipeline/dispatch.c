@@ -16,6 +16,7 @@ enum bff_step_result step_dispatch(struct bff_request *r)
         req_problem(r, 500, "this route's kind has no handler", NULL, 0);
         return STEP_DONE;
     }
+    r->dispatched = 1;
     handle(r);
     return STEP_DONE;
 }

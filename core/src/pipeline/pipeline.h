@@ -71,6 +71,10 @@ enum bff_step_result step_ratelimit_policy(struct bff_request *r); /* ratelimit.
 enum bff_step_result step_ratelimit(struct bff_request *r);     /* ratelimit.c */
 enum bff_step_result step_ratelimit_hold(struct bff_request *r); /* ratelimit.c */
 enum bff_step_result step_body(struct bff_request *r);          /* body.c */
+/* The trailer section of @r's chunked body breaks the head's field rules
+ * (body.c): also checked at the end of a streamed body, before its last
+ * chunk goes to the service. */
+int pipeline_trailers_bad(struct bff_request *r);
 enum bff_step_result step_idempotency(struct bff_request *r);   /* idempotency.c */
 enum bff_step_result step_dispatch(struct bff_request *r);      /* dispatch.c */
 

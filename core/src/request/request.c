@@ -241,7 +241,7 @@ void req_log_access(struct bff_request *r)
         .user_id = r->authenticated ? r->ident.user_id : NULL,
         .client = r->client_ip,
         .upstream = r->timings,
-        .bytes_in = r->body_len,
+        .bytes_in = r->body_len_total ? r->body_len_total : r->body_len,
         .bytes_out = r->bytes_out,
     };
     log_access(&l);

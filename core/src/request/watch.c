@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "request/request.h"
+#include "request/stream.h"
 #include "types/tags-t.h"
 #include "types/worker-t.h"
 
@@ -34,9 +35,16 @@ static void watch(struct bff_request *r, int fd)
 void req_watch_waiting(struct bff_worker *w, uint64_t now_ms)
 {
     for (struct bff_request *r = w->requests; r; r = r->next) {
-        if (!r->suspended || r->watching || r->answered ||
-            now_ms - r->suspended_ms < WATCH_AFTER_MS)
+        uint64_t since;
+        if (r->watching)
             continue;
+        if (req_stream_waiting(r, &since)) { /* a stream waiting for bytes */
+            if (now_ms - since < WATCH_AFTER_MS)
+                continue;
+        } else if (!r->suspended || r->answered ||
+                   now_ms - r->suspended_ms < WATCH_AFTER_MS) {
+            continue;
+        }
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci)
@@ -54,6 +62,11 @@ void req_client_event(struct bff_worker *w, uint64_t payload)
     if (!r->watching) /* unwatched earlier in this epoll batch */
         return;
     req_unwatch(r);
+    if (req_stream_began(r)) { /* gone mid-stream: stop the service, close */
+        req_cancel(r);
+        req_stream_end(r, 0, METRICS_END_CLIENT);
+        return;
+    }
     if (r->answered)
         return;
     atomic_fetch_add(&r->w->srv->clients_gone, 1);

@@ -19,6 +19,8 @@ struct up_call;
 struct bff_agg;
 struct rl_req;
 struct idem_req;
+struct req_stream;
+struct proxy_stream;
 
 #define REQ_MAX_RHDRS 8
 
@@ -61,9 +63,20 @@ struct bff_request {
     char                         client_ip[64];
     int                          authenticated;
     struct bff_identity          ident;
-    char                        *body;       /* malloc'd, bounded by max_body */
+    char                        *body;       /* malloc'd, bounded by max_body; a
+                                                streamed body: its buffer */
     size_t                       body_len, body_cap;
     int                          body_too_large;
+    /* a body streamed to the service as it arrives (request/stream.c):
+     * body[body_off, body_len) waits to be read */
+    int                          body_streaming;
+    size_t                       body_off;
+    uint64_t                     body_len_total; /* received so far */
+    int                          upload_blocked; /* libmicrohttpd holds the rest */
+    int                          upload_done;
+    void                       (*upload_more)(struct bff_request *r); /* handler's */
+    int                          dispatched; /* the dispatch step ran */
+    struct req_stream           *stream;     /* a streamed answer, or NULL */
     int                          started;
     int                          suspended;
     uint64_t                     suspended_ms; /* when it was suspended */
@@ -101,6 +114,7 @@ struct bff_request {
     int                          watching;  /* client_fd is in the epoll set */
     /* per-step and per-handler state */
     struct up_call              *proxy;     /* handlers/proxy.c */
+    struct proxy_stream         *proxy_stream; /* handlers/proxy.c */
     struct bff_agg              *agg;       /* handlers/agg.c */
     struct rl_req               *rl;        /* pipeline/ratelimit.c */
     struct idem_req             *idem;      /* pipeline/idempotency.c */

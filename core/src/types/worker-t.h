@@ -77,6 +77,10 @@ struct bff_worker {
     struct bff_metrics_worker *metrics; /* written by this thread only */
     struct up_retry     *retry;       /* retry timer (upstream/retry.c) */
     struct up_cache     *cache;       /* answers kept, calls coalesced (upstream/cache.c) */
+    struct up_call      *ustreams;    /* calls with stream ops (their deadlines) */
+    uint64_t             ustream_due_ms; /* no deadline of theirs is before it; 0 none */
+    struct up_call      *ufresh;      /* heads this turn, flow() pending */
+    unsigned             nstreams;    /* streamed answers begun, not completed */
     struct rl_worker    *rl;          /* Redis connection + timer (pipeline/ratelimit.c) */
     void                *tok;         /* json_tokener reused for every part (handlers/agg.c) */
     struct bff_request  *free_reqs;   /* finished requests kept for reuse (front/front.c) */

@@ -220,11 +220,117 @@ void up_worker_cleanup(struct bff_worker *w)
     cache_worker_cleanup(w);
 }
 
+/* ---- stream calls: their deadlines and the turn's new heads ------------------ */
+
+static void due_set(struct up_call *c, uint64_t due)
+{
+    struct bff_worker *w = c->w;
+    c->due_ms = due;
+    if (due && (!w->ustream_due_ms || due < w->ustream_due_ms))
+        w->ustream_due_ms = due;
+}
+
+static void stream_list(struct up_call *c)
+{
+    struct bff_worker *w = c->w;
+    if (c->listed)
+        return;
+    c->listed = 1;
+    c->st_prev = NULL;
+    c->st_next = w->ustreams;
+    if (w->ustreams)
+        w->ustreams->st_prev = c;
+    w->ustreams = c;
+}
+
+static void stream_unlist_fresh(struct up_call *c)
+{
+    struct bff_worker *w = c->w;
+    if (!c->fresh)
+        return;
+    c->fresh = 0;
+    if (c->fr_prev)
+        c->fr_prev->fr_next = c->fr_next;
+    else
+        w->ufresh = c->fr_next;
+    if (c->fr_next)
+        c->fr_next->fr_prev = c->fr_prev;
+}
+
+static void stream_unlist(struct up_call *c)
+{
+    struct bff_worker *w = c->w;
+    stream_unlist_fresh(c);
+    if (!c->listed)
+        return;
+    c->listed = 0;
+    if (c->st_prev)
+        c->st_prev->st_next = c->st_next;
+    else
+        w->ustreams = c->st_next;
+    if (c->st_next)
+        c->st_next->st_prev = c->st_prev;
+    c->due_ms = 0;
+}
+
+static void fresh_add(struct up_call *c)
+{
+    struct bff_worker *w = c->w;
+    c->fresh = 1;
+    c->fr_prev = NULL;
+    c->fr_next = w->ufresh;
+    if (w->ufresh)
+        w->ufresh->fr_prev = c;
+    w->ufresh = c;
+}
+
+/* The head of a stream call's answer is complete: pass the body on as it
+ * comes, unless it is one to keep whole (see up_stream_ops). */
+static void stream_head(struct up_call *c)
+{
+    int code = c->status_line;
+    if (code < 200 || code >= 500 || code == 204 || code == 304 || c->head ||
+        (c->resp_cl && strcmp(c->resp_cl, "0") == 0))
+        return;
+    c->streaming = 1;
+    c->status = code;
+    c->ms = (double)(bff_now_us() - c->start_us) / 1000.0;
+    metrics_upstream_done(c->w, c->rt, metrics_up_outcome(UP_OK, code),
+                          bff_now_us() - c->start_us);
+    if (c->res.active) { /* the outcome is in; the slot goes back */
+        c->res.retryable_method = 0;
+        c->result = UP_OK;
+        res_call_attempt_done(c);
+    }
+    due_set(c, bff_now_ms() + c->idle_timeout_ms);
+    c->stream->head(c);
+    fresh_add(c);
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct up_call *c = ud;
     size_t          len = size * n;
 
+    if (c->streaming) {
+        if (c->stream_bytes + len > c->max_body) {
+            c->result = UP_TOO_LARGE;
+            return 0;
+        }
+        int rc = c->stream->data(c, p, len);
+        if (rc == UP_DATA_PAUSE) {
+            c->paused |= CURLPAUSE_RECV;
+            c->due_ms = 0; /* held back by us: no idle deadline */
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        if (rc != UP_DATA_TAKEN) {
+            c->result = UP_BROKEN;
+            return 0;
+        }
+        c->stream_bytes += len;
+        c->due_ms = bff_now_ms() + c->idle_timeout_ms; /* later: no list min */
+        return len;
+    }
     if (c->resp_len + len > c->max_body) {
         c->result = UP_TOO_LARGE;
         return 0; /* aborts the transfer */
@@ -254,6 +360,8 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     size_t          end = len;
     size_t          max = c->max_header ? c->max_header : 16384;
 
+    if (c->streaming)
+        return len; /* trailers of a streamed chunked answer: not passed on */
     c->head_bytes += len;
     if (c->head_bytes > max)
         return bad_head(c);
@@ -262,14 +370,22 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
         c->head_bytes = len;
         c->resp_cl = NULL;
         c->resp_te = 0;
+        const char *sp = memchr(p, ' ', len);
+        c->status_line = 0;
+        for (int i = 1; sp && i <= 3 && sp + i < p + len && sp[i] >= '0' && sp[i] <= '9';
+             i++)
+            c->status_line = c->status_line * 10 + (sp[i] - '0');
         return len;
     }
     if (end >= 2 && p[end - 2] == '\r' && p[end - 1] == '\n')
         end -= 2;
     else if (end >= 1 && p[end - 1] == '\n')
         end -= 1; /* curl accepts a bare LF; the line itself is checked */
-    if (end == 0)
-        return len; /* the empty line */
+    if (end == 0) { /* the empty line */
+        if (c->stream && c->status_line >= 200)
+            stream_head(c);
+        return len;
+    }
     if (bff_http_check_field_line(p, end) != 0)
         return bad_head(c);
     const char *colon = memchr(p, ':', end);
@@ -305,6 +421,40 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
         return bad_head(c); /* both: the framing is ambiguous (RFC 9112 §6.3) */
     c->nresp_headers++;
     return len;
+}
+
+/* A streamed request body, as the client sends it. */
+static size_t read_cb(char *buf, size_t size, size_t n, void *ud)
+{
+    struct up_call *c = ud;
+    long            got = c->stream->read(c, buf, size * n);
+    if (got == UP_BODY_PAUSE) {
+        c->paused |= CURLPAUSE_SEND;
+        return CURL_READFUNC_PAUSE;
+    }
+    if (got <= 0) {
+        c->body_sent = 1; /* the head's deadline counts from here */
+        due_set(c, bff_now_ms() + c->timeout_ms);
+        return 0;
+    }
+    return (size_t)got;
+}
+
+void up_call_resume_answer(struct up_call *c)
+{
+    if (!c->easy || !(c->paused & CURLPAUSE_RECV))
+        return;
+    c->paused &= ~(unsigned)CURLPAUSE_RECV;
+    due_set(c, bff_now_ms() + c->idle_timeout_ms);
+    curl_easy_pause(c->easy, (int)c->paused); /* may call write_cb at once */
+}
+
+void up_call_resume_body(struct up_call *c)
+{
+    if (!c->easy || !(c->paused & CURLPAUSE_SEND))
+        return;
+    c->paused &= ~(unsigned)CURLPAUSE_SEND;
+    curl_easy_pause(c->easy, (int)c->paused);
 }
 
 /* What every transfer of a worker sets the same way: set once per easy
@@ -403,6 +553,11 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     c->resp_cl = NULL;
     c->resp_te = 0;
     c->start_us = bff_now_us();
+    c->status_line = 0;
+    c->streaming = 0;
+    c->stream_bytes = 0;
+    c->paused = 0;
+    c->body_sent = 0;
 
     hl = header_list(c);
     if (!hl)
@@ -431,7 +586,13 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    if (c->stream) { /* the deadlines are ours: up_stream_sweep() */
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+        stream_list(c);
+        due_set(c, c->body_streamed ? 0 : bff_now_ms() + c->timeout_ms);
+    } else {
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    }
     if (c->rt) { /* services.NAME.tls: the CA that signed the service's
                     certificate, and ours for mutual TLS */
         const struct bff_service_conf *sc = c->rt->conf;
@@ -447,6 +608,13 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     }
     if (c->head) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        c->easy_dirty = 1;
+    } else if (c->body_streamed) { /* sent as the client sends it */
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+        curl_easy_setopt(e, CURLOPT_READDATA, c);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_size);
         c->easy_dirty = 1;
     } else if (strcmp(c->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
@@ -472,6 +640,7 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     c->running = 1;
     return 0;
 fail:
+    stream_unlist(c);
     easy_put(w, e, 1);
     c->easy = NULL;
     return BFF_ENOMEM;
@@ -493,6 +662,8 @@ static int call_make(struct bff_worker *w, struct up_call *c)
     c->retry_prev = c->retry_next = NULL;
     if (c->rt && c->rt->res && (rc = res_call_admit(c)) != 0)
         return rc;
+    if (c->body_streamed)
+        c->res.retryable_method = 0; /* the body is sent once, as it comes */
     rc = attempt_start(w, c);
     if (rc == 0)
         c->attempts = 1;
@@ -570,6 +741,7 @@ void up_retry_due(struct up_call *c)
 
 static void release(struct up_call *c)
 {
+    stream_unlist(c);
     if (c->easy) {
         curl_multi_remove_handle(c->w->multi, c->easy);
         easy_put(c->w, c->easy, c->easy_dirty);
@@ -622,10 +794,15 @@ static void finish(struct up_call *c, CURLcode rc)
     } else {
         c->result = UP_BROKEN;
     }
-    if (c->result != UP_OK)
-        c->status = 0;
-    metrics_upstream_done(c->w, c->rt, metrics_up_outcome(c->result, c->status),
-                          bff_now_us() - c->start_us);
+    if (c->streaming) {
+        c->status = c->status_line; /* the head was passed on: counted then */
+        c->ms = (double)(bff_now_us() - c->start_us) / 1000.0;
+    } else {
+        if (c->result != UP_OK)
+            c->status = 0;
+        metrics_upstream_done(c->w, c->rt, metrics_up_outcome(c->result, c->status),
+                              bff_now_us() - c->start_us);
+    }
     release(c);
     if (c->res.active && res_call_attempt_done(c)) {
         up_retry_add(c); /* a retry waits on the worker's timer */
@@ -670,6 +847,41 @@ void up_worker_event(struct bff_worker *w, int fd, uint32_t events)
         curl_multi_socket_action(w->multi, fd, flags, &running);
     }
     drain_done(w);
+    while (w->ufresh) { /* heads of this turn whose calls still run */
+        struct up_call *c = w->ufresh;
+        stream_unlist_fresh(c);
+        c->stream->flow(c);
+    }
+}
+
+uint64_t up_stream_due(struct bff_worker *w)
+{
+    return w->ustream_due_ms;
+}
+
+/* Ends the stream calls whose deadline passed: before the head, the
+ * service's timeout (a 504, or a retry); after it, idle_timeout. The next
+ * deadline is recomputed on the way. */
+void up_stream_sweep(struct bff_worker *w, uint64_t now_ms)
+{
+    if (!w->ustream_due_ms || now_ms < w->ustream_due_ms)
+        return;
+    for (int again = 1, rounds = 0; again && rounds < 64; rounds++) {
+        uint64_t next = 0;
+        again = 0;
+        for (struct up_call *c = w->ustreams; c; c = c->st_next) {
+            if (c->due_ms && c->due_ms <= now_ms && c->easy) {
+                c->result = UP_TIMEOUT;
+                finish(c, CURLE_OPERATION_TIMEDOUT); /* may change the list */
+                again = 1;
+                break;
+            }
+            if (c->due_ms && (!next || c->due_ms < next))
+                next = c->due_ms;
+        }
+        if (!again)
+            w->ustream_due_ms = next;
+    }
 }
 
 static size_t discard_cb(char *p, size_t size, size_t n, void *ud)

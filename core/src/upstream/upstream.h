@@ -17,6 +17,15 @@ struct bff_worker;
 int up_call_start(struct bff_worker *w, struct up_call *c);
 /* Stops a running call; done() is not called. Frees c->resp_body. */
 void up_call_cancel(struct up_call *c);
+/* Stream calls (c->stream): the client took bytes, the answer may flow
+ * again (after UP_DATA_PAUSE); the client sent more of the body (after
+ * UP_BODY_PAUSE). Either may call the ops at once. */
+void up_call_resume_answer(struct up_call *c);
+void up_call_resume_body(struct up_call *c);
+/* The earliest deadline of @w's stream calls (bff_now_ms; 0: none), and
+ * the sweep that ends those past theirs (the worker loop calls it). */
+uint64_t up_stream_due(struct bff_worker *w);
+void     up_stream_sweep(struct bff_worker *w, uint64_t now_ms);
 /* Frees what a finished call still holds (c->resp_body). */
 void up_call_cleanup(struct up_call *c);
 /* retry.c: starts the next attempt of admitted call @c (a retry).
