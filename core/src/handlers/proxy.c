@@ -149,7 +149,10 @@ static void on_streamed_done(struct up_call *c)
 
     r->proxy = NULL;
     if (req_stream_began(r)) { /* the client has the head: end it as it ended */
-        req_add_timing(r, svc, c->ms, c->result == UP_OK ? NULL : "broken");
+        req_add_timing(r, svc, c->ms,
+                       c->result == UP_OK        ? NULL
+                       : c->result == UP_TIMEOUT ? "idle_timeout"
+                                                 : "broken");
         req_stream_end(r, c->result == UP_OK,
                        c->result == UP_OK        ? METRICS_END_COMPLETE
                        : c->result == UP_TIMEOUT ? METRICS_END_IDLE

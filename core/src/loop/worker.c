@@ -37,6 +37,8 @@
 #include "types/worker-t.h"
 #include "upstream/upstream.h"
 
+#define STOP_FLUSH_MS 500 /* streams ended at the stop get this to go out */
+
 void worker_wake(struct bff_worker *w)
 {
     uint64_t one = 1;
@@ -291,9 +293,16 @@ void *worker_main(void *arg)
             run_mhd = 1; /* an idle second: let the daemon look at its clock */
     }
 
-    /* stopping: answer whatever still waits, then let the daemon close it all */
+    /* stopping: answer whatever still waits, end the streams (their last
+     * chunk, flushed for half a second at most), then let the daemon close
+     * it all */
     front_abort_all(w);
     MHD_run(w->mhd);
+    for (uint64_t until = bff_now_ms() + STOP_FLUSH_MS; w->nstreams && bff_now_ms() < until;) {
+        epoll_wait(w->epfd, evs, 128, 10);
+        w->mhd_resumed = 0;
+        MHD_run(w->mhd);
+    }
     MHD_stop_daemon(w->mhd);
     w->mhd = NULL;
     up_worker_cleanup(w);

@@ -128,13 +128,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         st->off += n;
         st->bytes_out += n;
         r->bytes_out += n;
-        if (st->off == st->len) {
+        if (st->off == st->len) { /* drained: a quiet stream holds no buffer */
             st->off = st->len = 0;
-            if (st->cap > REQ_STREAM_MAX) { /* a long quiet stream keeps little */
-                free(st->buf);
-                st->buf = NULL;
-                st->cap = 0;
-            }
+            free(st->buf);
+            st->buf = NULL;
+            st->cap = 0;
         }
         if (st->full && st->len - st->off <= REQ_STREAM_MAX / 2) {
             st->full = 0;
