@@ -428,8 +428,9 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *ud)
 {
     struct up_call *c = ud;
     long            got = c->stream->read(c, buf, size * n);
-    if (got == UP_BODY_PAUSE) {
+    if (got == UP_BODY_PAUSE) { /* the client is slower: not the service's gap */
         c->paused |= CURLPAUSE_SEND;
+        c->due_ms = 0;
         return CURL_READFUNC_PAUSE;
     }
     if (got <= 0) {
@@ -437,6 +438,8 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *ud)
         due_set(c, bff_now_ms() + c->timeout_ms);
         return 0;
     }
+    if (!c->streaming) /* a service that stops taking the body: idle_timeout */
+        due_set(c, bff_now_ms() + c->idle_timeout_ms);
     return (size_t)got;
 }
 
@@ -454,6 +457,8 @@ void up_call_resume_body(struct up_call *c)
     if (!c->easy || !(c->paused & CURLPAUSE_SEND))
         return;
     c->paused &= ~(unsigned)CURLPAUSE_SEND;
+    if (!c->streaming && !c->body_sent)
+        due_set(c, bff_now_ms() + c->idle_timeout_ms);
     curl_easy_pause(c->easy, (int)c->paused);
 }
 
@@ -589,7 +594,7 @@ static int attempt_start(struct bff_worker *w, struct up_call *c)
     if (c->stream) { /* the deadlines are ours: up_stream_sweep() */
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
         stream_list(c);
-        due_set(c, c->body_streamed ? 0 : bff_now_ms() + c->timeout_ms);
+        due_set(c, bff_now_ms() + (c->body_streamed ? c->idle_timeout_ms : c->timeout_ms));
     } else {
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     }
