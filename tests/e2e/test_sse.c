@@ -129,6 +129,8 @@ static int rfc3339(const char *t)
            se < 61;
 }
 
+static int schema_check; /* validate event data with shared-schemas/ too */
+
 /* The next event (pings skipped) must be status @status (NULL: any) of
  * order @id with event id @n (0: any); returns its id. Into @out when
  * non-NULL: its "at", or with @status NULL its status. */
@@ -152,6 +154,8 @@ static long expect_event(struct h_sse *s, const char *id, long n, const char *st
         ck_assert_str_eq(jstr(j, "status"), status);
     ck_assert_msg(jstr(j, "at") && rfc3339(jstr(j, "at")), "at: %s", ev.data);
     ck_assert_int_eq(json_object_object_length(j), 3);
+    if (schema_check)
+        ck_assert_int_eq(h_schema_valid("orders.status-event.schema.json", ev.data), 0);
     if (out != NULL)
         snprintf(out, outlen, "%s", jstr(j, status == NULL ? "status" : "at"));
     json_object_put(j);
@@ -182,6 +186,7 @@ START_TEST(owner_sees_each_change_then_the_end)
 
     fresh();
     stream_ok(&s, "o-1", "4412", "customer", NULL);
+    schema_check = 1; /* this test's events against the shared schema */
     /* first the current status: the seed's, "at" its creation (o-1 has not
      * moved before this first test; ids go on across /reset) */
     long b = expect_event(&s, "o-1", 0, "paid", at, sizeof(at));
