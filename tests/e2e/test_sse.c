@@ -547,6 +547,127 @@ START_TEST(bad_flags_are_refused)
 }
 END_TEST
 
+/* ---- through bff-mobile ---------------------------------------------------
+ * The same stream through the gateway, routed as the repo's configs route
+ * it: a route of its own, the orders service's timeout (300ms here) only
+ * until the head, idle_timeout well above the shop's ping. */
+
+static struct h_bff  bff;
+static struct h_keys keys;
+
+static const char *bff_yaml =
+    "listen: 127.0.0.1:%1$d\n"
+    "admin_listen: 127.0.0.1:%2$d\n"
+    "workers: 2\n"
+    "services:\n"
+    "  users: { url: \"http://127.0.0.1:%3$d\" }\n"
+    "  orders: { url: \"http://127.0.0.1:%4$d\", timeout: 300ms, idle_timeout: 5s }\n"
+    "  inventory: { url: \"http://127.0.0.1:%5$d\" }\n"
+    "auth:\n"
+    "  jwt:\n"
+    "    jwks_file: @DIR@/jwks.json\n"
+    "    algorithms: [ES256]\n"
+    "routes:\n"
+    "  - path: /orders/{id}/events\n"
+    "    service: orders\n"
+    "    auth: required\n"
+    "    methods: [GET, HEAD]\n"
+    "    max_streams: 50\n"
+    "  - path: /orders\n"
+    "    service: orders\n"
+    "    auth: required\n";
+
+static void bff_setup(void)
+{
+    char *extra[] = {"--sse-ping", "200ms", NULL};
+
+    dir = h_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    ck_assert_int_eq(h_shop_spawn(&shop, dir, "shop-services", extra), 0);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", shop.orders);
+    ck_assert_int_eq(h_wait_status(url, 200, 10000), 0);
+    ck_assert_int_eq(h_keys_make(&keys, dir), 0);
+    ck_assert_int_eq(h_bff_start(&bff, "bff-mobile/bff-mobile", dir, bff_yaml, &shop), 0);
+}
+
+static void bff_teardown(void)
+{
+    ck_assert_int_eq(h_stop(&bff.proc), 0);
+    ck_assert_int_eq(h_stop(&shop.proc), 0);
+    h_cleanup_dir(dir);
+}
+
+/* Opens /orders/@id/events on the BFF with a token for @sub (@roles). */
+static int bff_stream(struct h_sse *s, const char *id, const char *sub, const char *roles,
+                      const char *last_id)
+{
+    char  path[128], lh[64];
+    char *tok = h_token(&keys, sub, roles, NULL);
+    int   rc;
+
+    ck_assert_ptr_nonnull(tok);
+    snprintf(path, sizeof(path), "/orders/%s/events", id);
+    snprintf(lh, sizeof(lh), "Last-Event-ID: %s", last_id ? last_id : "");
+    const char *hdr[] = {h_bearer(tok), "Accept-Encoding: gzip, br", last_id ? lh : NULL,
+                         NULL};
+    rc = h_sse_open(s, bff.port, path, hdr);
+    free(tok);
+    ck_assert_int_eq(rc, 0);
+    return s->status;
+}
+
+START_TEST(through_the_gateway_events_arrive_one_by_one)
+{
+    struct h_sse       s;
+    struct h_sse_event ev;
+    int                pings = 0;
+
+    fresh();
+    ck_assert_int_eq(bff_stream(&s, "o-1", "4412", "customer", NULL), 200);
+    ck_assert_str_eq(h_sse_header(&s, "Content-Type"), "text/event-stream");
+    /* never compressed, never given an ETag (SPEC section 4) */
+    ck_assert_ptr_null(h_sse_header(&s, "Content-Encoding"));
+    ck_assert_ptr_null(h_sse_header(&s, "ETag"));
+    ck_assert_ptr_null(h_sse_header(&s, "Content-Length"));
+    long b = expect_event(&s, "o-1", 0, "paid", NULL, 0);
+    /* pings come through, one by one, for longer than the service's
+     * 300ms timeout: a started stream is not cut by it */
+    ck_assert_int_eq(h_sse_next_event(&s, &ev, 1000, &pings), -1);
+    ck_assert_int_ge(pings, 3);
+    set_status("o-1", "shipped");
+    expect_event(&s, "o-1", b + 1, "shipped", NULL, 0);
+    ck_assert_int_eq(h_sse_next_event(&s, &ev, 500, NULL), -1);
+    set_status("o-1", "delivered");
+    expect_event(&s, "o-1", b + 2, "delivered", NULL, 0);
+    ck_assert_int_eq(h_sse_next(&s, &ev, WAIT_MS), 1);
+    h_sse_close(&s);
+}
+END_TEST
+
+START_TEST(through_the_gateway_visibility_and_last_event_id)
+{
+    struct h_sse s;
+    char         id[24];
+
+    fresh();
+    /* another customer's order: the shop's 404, passed on */
+    ck_assert_int_eq(bff_stream(&s, "o-1", "4413", "customer", NULL), 404);
+    h_sse_close(&s);
+    /* support sees it; Last-Event-ID reaches the shop */
+    ck_assert_int_eq(bff_stream(&s, "o-1", "9001", "support", NULL), 200);
+    long b = expect_event(&s, "o-1", 0, "paid", NULL, 0);
+    h_sse_close(&s);
+    set_status("o-1", "shipped");
+    set_status("o-1", "paid");
+    snprintf(id, sizeof(id), "%ld", b);
+    ck_assert_int_eq(bff_stream(&s, "o-1", "9001", "support", id), 200);
+    expect_event(&s, "o-1", b + 1, "shipped", NULL, 0);
+    expect_event(&s, "o-1", b + 2, "paid", NULL, 0);
+    h_sse_close(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_sse");
@@ -565,6 +686,12 @@ static Suite *suite(void)
     tcase_add_test(tc, close_mid_body_cuts_after_the_first_event);
     tcase_add_test(tc, sigterm_ends_open_streams_cleanly);
     tcase_add_test(tc, bad_flags_are_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("through_bff");
+    tcase_add_unchecked_fixture(tc, bff_setup, bff_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, through_the_gateway_events_arrive_one_by_one);
+    tcase_add_test(tc, through_the_gateway_visibility_and_last_event_id);
     suite_add_tcase(s, tc);
     return s;
 }
