@@ -438,8 +438,6 @@ static enum MHD_Result answer_healthz(struct service *s, struct MHD_Connection *
     return send_resp(c, &rs);
 }
 
-/* The order of things: delay, signature, injected error, the route; then a
- * malformed or truncated rendering of the route's answer. */
 /* GET /orders/{id}/events: a stream (shop_sse.c), or its refusal. */
 static enum MHD_Result answer_events(struct MHD_Connection *c, const struct shop_req *rq,
                                      struct shop_resp *rs, int cut)
@@ -458,6 +456,9 @@ static enum MHD_Result answer_events(struct MHD_Connection *c, const struct shop
     return ret;
 }
 
+/* The order of things: delay, signature, injected error, the route (or, for
+ * an event stream, shop_sse.c); then a malformed or truncated rendering of
+ * the route's answer. */
 static enum MHD_Result on_service(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
