@@ -25,6 +25,7 @@
 #define STATUS_MAX 16  /* "delivered" and the like */
 #define BLOCK 4096     /* a stream's buffer: HISTORY events fit with room */
 #define PING ": ping\n\n"
+#define STOP_FLUSH_MS 2000 /* at stop, for the streams' last chunks */
 
 struct event {
     uint64_t id;
@@ -200,9 +201,17 @@ void shop_sse_closing(int closing)
 
 void shop_sse_shutdown(void)
 {
+    struct timespec dl = abs_ms(now_ms() + STOP_FLUSH_MS);
+
     pthread_mutex_lock(&sse.lock);
     sse.stopping = 1;
     pthread_cond_broadcast(&sse.cv);
+    /* Each stream writes its last chunk and is done before the daemons stop
+     * (stopping one closes its connections at once, cutting a stream short
+     * of it); a client that does not read is not waited for past the bound. */
+    while (sse.streams > 0)
+        if (pthread_cond_timedwait(&sse.cv, &sse.lock, &dl) == ETIMEDOUT)
+            break;
     pthread_mutex_unlock(&sse.lock);
     if (sse.advancer_started)
         pthread_join(sse.advancer, NULL);
@@ -334,6 +343,7 @@ static void stream_free(void *cls)
 {
     pthread_mutex_lock(&sse.lock);
     sse.streams--;
+    pthread_cond_broadcast(&sse.cv); /* for shop_sse_shutdown */
     pthread_mutex_unlock(&sse.lock);
     free(cls);
 }
