@@ -1,7 +1,9 @@
 /* demo/shop_routes.c — seed data and routes of users, orders and inventory
  *
  * Everything here is read-only after start-up except the counter that names
- * posted orders, so any connection thread may call shop_route(). */
+ * posted orders, so any connection thread may call shop_route(). An order's
+ * status as answered is its current one from shop_sse.c (which changes it);
+ * the seed's is where it starts. */
 #include "shop.h"
 
 #include <ctype.h>
@@ -218,6 +220,7 @@ static json_object *order_json(const struct order *o)
     json_object *j = json_object_new_object();
     json_object *items = json_object_new_array();
     int64_t      total = 0;
+    char         status[32];
 
     for (size_t i = 0; i < ITEMS_MAX && o->items[i].sku != NULL; i++) {
         const struct item *it = &o->items[i];
@@ -232,7 +235,9 @@ static json_object *order_json(const struct order *o)
     }
     json_object_object_add(j, "id", json_object_new_string(o->id));
     json_object_object_add(j, "user_id", json_object_new_string(o->user_id));
-    json_object_object_add(j, "status", json_object_new_string(o->status));
+    json_object_object_add(
+        j, "status",
+        json_object_new_string(shop_sse_status((size_t)(o - orders), status, sizeof(status))));
     json_object_object_add(j, "created_at", json_object_new_string(o->created_at));
     json_object_object_add(j, "total_cents", json_object_new_int64(total));
     json_object_object_add(j, "currency", json_object_new_string(o->currency));
@@ -244,6 +249,46 @@ static json_object *order_json(const struct order *o)
 static int may_see(const struct shop_req *rq, const char *owner)
 {
     return strcmp(rq->user_id, owner) == 0 || has_role(rq->roles, "support");
+}
+
+/* for shop_sse.c ------------------------------------------------------------ */
+
+size_t shop_orders_count(void)
+{
+    return COUNT(orders);
+}
+
+long shop_order_find(const char *id)
+{
+    for (size_t i = 0; i < COUNT(orders); i++)
+        if (strcmp(orders[i].id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+const char *shop_order_id(size_t i)
+{
+    return orders[i].id;
+}
+
+const char *shop_order_owner(size_t i)
+{
+    return orders[i].user_id;
+}
+
+const char *shop_order_seed_status(size_t i)
+{
+    return orders[i].status;
+}
+
+const char *shop_order_created(size_t i)
+{
+    return orders[i].created_at;
+}
+
+int shop_may_see(const struct shop_req *rq, const char *owner)
+{
+    return may_see(rq, owner);
 }
 
 static int newest_first(const void *a, const void *b)

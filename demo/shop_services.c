@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bff/config.h"
 #include "bff/err.h"
 #include "bff/sign.h"
 #include "bff/util.h"
@@ -153,6 +154,8 @@ static void add_headers(struct MHD_Response *r, struct MHD_Connection *c,
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rs->allow);
     if (rs != NULL && rs->cache_control != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, rs->cache_control);
+    if (rs != NULL && rs->retry_after != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rs->retry_after);
 }
 
 /* Queues @rs as the answer and releases its body. */
@@ -295,6 +298,11 @@ static int nap(struct service *s, unsigned int ms)
  * request for good when @s is NULL. */
 static void wake(struct service *s, int closing)
 {
+    /* and the event streams of orders (shop_sse.c) */
+    if (s == NULL)
+        shop_sse_shutdown();
+    else if (s->id == SHOP_ORDERS)
+        shop_sse_closing(closing);
     pthread_mutex_lock(&sleep_lock);
     if (s != NULL)
         s->closing = closing;
@@ -430,8 +438,27 @@ static enum MHD_Result answer_healthz(struct service *s, struct MHD_Connection *
     return send_resp(c, &rs);
 }
 
-/* The order of things: delay, signature, injected error, the route; then a
- * malformed or truncated rendering of the route's answer. */
+/* GET /orders/{id}/events: a stream (shop_sse.c), or its refusal. */
+static enum MHD_Result answer_events(struct MHD_Connection *c, const struct shop_req *rq,
+                                     struct shop_resp *rs, int cut)
+{
+    struct MHD_Response *r = shop_sse_open(rq, rs, cut);
+    enum MHD_Result      ret;
+
+    if (r == NULL && rs->body != NULL)
+        return send_resp(c, rs);
+    if (r == NULL) /* 204: caught up with a final status */
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    ret = MHD_queue_response(c, rs->status != 0 ? rs->status : MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The order of things: delay, signature, injected error, the route (or, for
+ * an event stream, shop_sse.c); then a malformed or truncated rendering of
+ * the route's answer. */
 static enum MHD_Result on_service(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -483,6 +510,8 @@ static enum MHD_Result on_service(void *cls, struct MHD_Connection *c, const cha
         .body = rq->body != NULL ? rq->body : "",
         .body_len = rq->len,
     };
+    if (s->id == SHOP_ORDERS && shop_sse_is_events(url))
+        return answer_events(c, &req, &rs, f.close_mid_body);
     shop_route(s->id, &req, &rs);
     if (strcmp(method, "GET") == 0 && rs.status == 200 &&
         strcmp(f.cache_control, "none") != 0)
@@ -734,6 +763,9 @@ static json_object *stats_json(struct service *s)
                            json_object_new_int64(atomic_load(&s->in_flight)));
     json_object_object_add(o, "max_in_flight",
                            json_object_new_int64(atomic_load(&s->max_in_flight)));
+    if (s->id == SHOP_ORDERS)
+        json_object_object_add(o, "event_streams",
+                               json_object_new_int64(shop_sse_streams()));
     return o;
 }
 
@@ -789,10 +821,11 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const cha
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    static int      started;
-    struct service *s = NULL;
-    json_object    *all;
-    int             failed = 0;
+    static int       started;
+    struct service  *s = NULL;
+    json_object     *all;
+    struct shop_resp rs = {0};
+    int              failed = 0;
 
     (void)cls;
     (void)version;
@@ -817,6 +850,7 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const cha
             failed |= fault_set(&shop.svcs[i], &no_fault);
             stats_reset(&shop.svcs[i]);
         }
+        shop_sse_reset();
         if (failed)
             return send_error(c, 500, "listen_failed");
         all = json_object_new_object();
@@ -833,6 +867,8 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *c, const cha
                                                  : stats_json(&shop.svcs[i]));
         return send_obj(c, 200, all);
     }
+    if (shop_sse_control(c, method, url, &rs))
+        return send_resp(c, &rs);
     if (strncmp(url, "/fault/", 7) == 0 || strncmp(url, "/stats/", 7) == 0) {
         s = service_named(url + 7);
         if (s == NULL)
@@ -856,6 +892,8 @@ static void usage(FILE *out)
             "                     [--control-port 9100] [--signing-key FILE]\n"
             "                     [--tls-cert FILE --tls-key FILE\n"
             "                      [--tls-client-ca FILE]]\n"
+            "                     [--sse-ping 15s] [--sse-max-streams 100]\n"
+            "                     [--advance ORDER [--advance-every 5s]]\n"
             "                     [--help]\n"
             "\n"
             "Serves the demo shop's users, orders and inventory services, one port\n"
@@ -865,11 +903,20 @@ static void usage(FILE *out)
             "           &cache_control= (instead of the service's own; none: no header)\n"
             "  DELETE /fault/{service}   GET /fault[/{service}]\n"
             "  GET /stats[/{service}]    POST /reset    GET /healthz\n"
+            "  POST|PUT /orders/{id}/status?to=pending|paid|shipped|delivered|cancelled\n"
+            "  GET /orders/{id}/status\n"
             "With --signing-key, every request but /healthz must carry a valid\n"
             "X-Gateway-Signature (SPEC 5), else 401. With --tls-cert and --tls-key\n"
             "(PEM) the service ports speak HTTPS; with --tls-client-ca (PEM) too, a\n"
             "client without a certificate that CA signed fails the TLS handshake.\n"
             "The control port stays plain HTTP. SIGTERM or SIGINT stops it.\n"
+            "\n"
+            "GET /orders/{id}/events on orders streams the order's status changes\n"
+            "as Server-Sent Events, with a \": ping\" comment every --sse-ping\n"
+            "without one, until a final status (delivered, cancelled); at most\n"
+            "--sse-max-streams at once (503 past it). --advance moves one order\n"
+            "on by itself every --advance-every (pending, paid, shipped,\n"
+            "delivered, then pending again). /reset restores the seed statuses.\n"
             "\n"
             "A port of 0 takes a free one from the kernel. Once all four listen,\n"
             "one line on stdout names the ports in use (also for fixed ports):\n"
@@ -938,6 +985,23 @@ static void services_init(void)
 /* --tls-cert, --tls-key, --tls-client-ca */
 static const char *tls_files[3];
 
+/* --sse-ping, --sse-max-streams, --advance, --advance-every */
+static struct shop_sse_opts sse_opts = {
+    .ping_ms = 15000, .max_streams = 100, .advance_ms = 5000};
+
+/* A duration flag within 100ms..1h. */
+static int parse_dur_flag(const char *name, const char *text, uint64_t *ms)
+{
+    const char *why = NULL;
+
+    if (bff_duration_parse(text, ms, &why) != 0 || *ms < 100 || *ms > 3600000) {
+        fprintf(stderr, "shop-services: --%s %s: %s\n", name, text,
+                why != NULL ? why : "must be 100ms..1h");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, const char **key_file)
 {
     static const struct option opts[] = {
@@ -950,6 +1014,10 @@ static int parse_args(int argc, char **argv, const char **key_file)
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
         {"tls-client-ca", required_argument, NULL, 'A'},
+        {"sse-ping", required_argument, NULL, 'P'},
+        {"sse-max-streams", required_argument, NULL, 'M'},
+        {"advance", required_argument, NULL, 'a'},
+        {"advance-every", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -985,6 +1053,25 @@ static int parse_args(int argc, char **argv, const char **key_file)
             break;
         case 'A':
             tls_files[2] = optarg;
+            break;
+        case 'P':
+            if (parse_dur_flag("sse-ping", optarg, &sse_opts.ping_ms) != 0)
+                return -1;
+            break;
+        case 'M':
+            if (parse_uint(optarg, CONN_LIMIT, &sse_opts.max_streams) != 0 ||
+                sse_opts.max_streams == 0) {
+                fprintf(stderr, "shop-services: --sse-max-streams %s: must be 1..%u\n",
+                        optarg, CONN_LIMIT);
+                return -1;
+            }
+            break;
+        case 'a':
+            sse_opts.advance = optarg;
+            break;
+        case 'e':
+            if (parse_dur_flag("advance-every", optarg, &sse_opts.advance_ms) != 0)
+                return -1;
             break;
         case 'h':
             usage(stdout);
@@ -1087,6 +1174,8 @@ int main(int argc, char **argv)
                 why != NULL ? why : "cannot load");
         return 1;
     }
+    if (shop_sse_init(&sse_opts) != 0)
+        goto out;
     if (tls_load() != 0)
         goto out;
     if (resolve_host(shop.host) != 0)
@@ -1132,6 +1221,10 @@ int main(int argc, char **argv)
     shop.control_port = bound_port(shop.control);
     addr_text(shop.control_port, where, sizeof(where));
     printf("control listening on %s\n", where);
+    if (shop_sse_start() != 0) {
+        fprintf(stderr, "shop-services: cannot start the --advance thread\n");
+        goto stop;
+    }
     ready_line();
     if (shop.key != NULL)
         fprintf(stderr, "shop-services: requests must carry X-Gateway-Signature\n");
@@ -1156,5 +1249,6 @@ out:
     free(shop.tls_cert);
     free(shop.tls_key);
     free(shop.tls_client_ca);
+    shop_sse_cleanup();
     return rc;
 }

@@ -22,7 +22,10 @@ for port in 8081 8082 9081 9082 9100 9101 9102 9103; do
   fi
 done
 
-spawn_upstream "$build/demo/shop-services" --signing-key secrets/internal.key > run/shop-services.log 2>&1
+# o-5 (Ada's) walks pending, paid, shipped, delivered by itself, every 5 s, and
+# starts over: the dashboard's live status has something to show
+spawn_upstream "$build/demo/shop-services" --signing-key secrets/internal.key \
+  --advance o-5 --advance-every 5s > run/shop-services.log 2>&1
 wait_for http://127.0.0.1:9100/healthz shop-services
 spawn "$build/bff-mobile/bff-mobile" --config bff-mobile/bff-mobile.yaml > run/bff-mobile.log 2>&1
 spawn "$build/bff-web/bff-web" --config bff-web/bff-web.yaml > run/bff-web.log 2>&1
@@ -46,6 +49,14 @@ Portico demo is running (logs in run/). Try:
 
   # web: the full order details (as a support agent)
   curl -s -H 'Authorization: Bearer $web_token' http://127.0.0.1:8082/api/orders/o-1
+
+  # live: o-5's status changes as Server-Sent Events (it moves every 5 s;
+  # the stream ends at delivered), and one you move yourself
+  curl -sN -H 'Authorization: Bearer $mobile_token' http://127.0.0.1:8081/orders/o-5/events
+  curl -s -X POST 'http://127.0.0.1:9100/orders/o-1/status?to=shipped'
+
+  # the support dashboard: open http://127.0.0.1:8082/ in a browser, paste
+  # the web token above, open o-5 and watch its status change live
 
   # make inventory slow, and watch the order screen degrade to "partial"
   curl -s -X POST 'http://127.0.0.1:9100/fault/inventory?delay_ms=900'

@@ -1,5 +1,6 @@
 /* bff-web/www/app.js — the support dashboard: one order through
- * GET /api/orders/{id}, a customer's orders through
+ * GET /api/orders/{id}, its live status through GET /orders/{id}/events
+ * (Server-Sent Events), a customer's orders through
  * GET /api/customers/{id}/orders. Plain DOM, no build step; every value from
  * the API goes in with textContent, never as HTML. */
 'use strict';
@@ -188,7 +189,164 @@ function drawWaterfall(timings, deadline)
     fill(fig, {end : `${end < 10 ? end.toFixed(1) : Math.round(end)} ms`});
 }
 
+/* The order's live status ---------------------------------------------------
+ * GET /orders/{id}/events through bff-web to the orders service: the current
+ * status, then one `status` event per change, `: ping` comments in between,
+ * and the end after a final status (docs/streaming.md). EventSource cannot
+ * send the Authorization header, so the stream is read with fetch() and a
+ * ReadableStream reader and parsed here as the HTML standard parses
+ * text/event-stream. A stream that ends before a final status, or fails, is
+ * opened again after a backoff (1 s, doubling up to 30 s, with jitter; back
+ * to 1 s once a stream delivered something) with Last-Event-ID, so that no
+ * change is missed; 204 (caught up with a final status) and 401/403/404 end
+ * it for good. Opening another order stops the one before. */
+
+const FINAL_STATUSES = new Set(['delivered', 'cancelled']);
+const LIVE_BACKOFF_MS = [1000, 30000]; // first, most
+
+const live = { order: null, ctrl: null, timer: null, lastId: null, failures: 0 };
+
+function setLive(state, text, title) {
+  const el = $('#live');
+  el.dataset.state = state; // off | connecting | live | reconnecting | ended | unavailable
+  el.textContent = text;
+  el.title = title || '';
+  el.hidden = state === 'off';
+}
+
+/* A text/event-stream parser: push() decoded text as it comes; @onEvent gets
+ * {type, data, lastEventId} for each dispatched event. Lines end in CRLF, LF
+ * or CR; a line starting with ':' is a comment; "data" lines are joined with
+ * LF; "id" without NUL sets the last event id; "retry" is handed to
+ * @onRetry. */
+function sseParser(onEvent, onRetry) {
+  let buf = '';
+  let type = '';
+  let data = [];
+  let lastId = null;
+  function line(l) {
+    if (l === '') {
+      if (data.length > 0)
+        onEvent({ type: type || 'message', data: data.join('\n'), lastEventId: lastId });
+      type = '';
+      data = [];
+      return;
+    }
+    if (l[0] === ':') return; // a comment (": ping")
+    const colon = l.indexOf(':');
+    const field = colon < 0 ? l : l.slice(0, colon);
+    let value = colon < 0 ? '' : l.slice(colon + 1);
+    if (value[0] === ' ') value = value.slice(1);
+    if (field === 'data') data.push(value);
+    else if (field === 'event') type = value;
+    else if (field === 'id' && !value.includes('\0')) lastId = value;
+    else if (field === 'retry' && /^[0-9]+$/.test(value) && onRetry) onRetry(Number(value));
+  }
+  return {
+    push(text) {
+      buf += text;
+      for (;;) {
+        const m = /\r\n|\r|\n/.exec(buf);
+        // a CR at the very end may be the first half of a CRLF: wait for more
+        if (!m || (m[0] === '\r' && m.index === buf.length - 1)) break;
+        line(buf.slice(0, m.index));
+        buf = buf.slice(m.index + m[0].length);
+      }
+    },
+  };
+}
+
+function stopLive() {
+  if (live.ctrl) live.ctrl.abort();
+  clearTimeout(live.timer);
+  Object.assign(live, { order: null, ctrl: null, timer: null, lastId: null, failures: 0 });
+  setLive('off', '');
+}
+
+function startLive(id) {
+  stopLive();
+  live.order = id;
+  connectLive(id);
+}
+
+/* One event of the stream: a status change of the order on screen. */
+function liveEvent(id, ev) {
+  if (ev.type !== 'status') return false;
+  let d;
+  try {
+    d = JSON.parse(ev.data);
+  } catch (e) {
+    return false;
+  }
+  if (!d || d.id !== id || typeof d.status !== 'string') return false;
+  const el = $('#order [data-field=status]');
+  el.textContent = d.status;
+  el.dataset.at = d.at || '';
+  el.title = d.at ? `since ${d.at}` : '';
+  return FINAL_STATUSES.has(d.status);
+}
+
+async function connectLive(id) {
+  const ctrl = new AbortController();
+  live.ctrl = ctrl;
+  live.timer = null;
+  let final = false;
+  let fatal = '';
+  let why = '';
+  let got = false;
+  setLive(live.failures ? 'reconnecting' : 'connecting',
+          live.failures ? 'reconnecting…' : 'connecting…');
+  try {
+    const headers = { Authorization: 'Bearer ' + token(), Accept: 'text/event-stream' };
+    if (live.lastId) headers['Last-Event-ID'] = live.lastId;
+    const res = await fetch('/orders/' + encodeURIComponent(id) + '/events',
+                            { headers, signal: ctrl.signal, cache: 'no-store' });
+    if (res.status === 204) {
+      final = true;
+    } else if ([401, 403, 404].includes(res.status)) {
+      fatal = `HTTP ${res.status}`;
+    } else if (!res.ok || !res.body ||
+               !/^text\/event-stream\b/.test(res.headers.get('Content-Type') || '')) {
+      why = `HTTP ${res.status}`;
+    } else {
+      setLive('live', 'live', 'status changes arrive as they happen');
+      const parser = sseParser((ev) => {
+        got = true;
+        if (ev.lastEventId !== null) live.lastId = ev.lastEventId;
+        if (liveEvent(id, ev)) final = true;
+      });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got = true; // a ping counts: the stream works
+        parser.push(value);
+      }
+      why = 'the stream ended';
+    }
+  } catch (e) {
+    if (ctrl.signal.aborted) return;
+    why = e.message || String(e);
+  }
+  if (live.ctrl !== ctrl) return; // another order meanwhile
+  live.ctrl = null;
+  if (final) {
+    setLive('ended', 'final', 'a final status: no more changes');
+    return;
+  }
+  if (fatal) {
+    setLive('unavailable', 'not live', `no live status (${fatal})`);
+    return;
+  }
+  live.failures = got ? 1 : live.failures + 1;
+  const base = Math.min(LIVE_BACKOFF_MS[1], LIVE_BACKOFF_MS[0] * 2 ** (live.failures - 1));
+  const delay = Math.round(base * (0.8 + 0.4 * Math.random()));
+  setLive('reconnecting', 'reconnecting…', `${why}; again in ${(delay / 1000).toFixed(1)} s`);
+  live.timer = setTimeout(() => connectLive(id), delay);
+}
+
 async function openOrder(id) {
+  stopLive();
   showError('');
   setStatus(`Loading order ${id}…`);
   $('#open').disabled = true;
@@ -207,7 +365,9 @@ async function openOrder(id) {
     $('#result').hidden = false;
     $('#result').dataset.order = o.id;
     setStatus(`Order ${o.id} loaded.`);
+    startLive(o.id);
   } catch (e) {
+    stopLive();
     $('#result').hidden = true;
     showMissing([]);
     showError(e.message);

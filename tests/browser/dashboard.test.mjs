@@ -9,7 +9,10 @@
 //                          (by a reload); the test serves two pages on ports it
 //                          binds itself, and passes only one of them
 // It loads the page, opens order o-1, checks what is drawn, makes inventory
-// slow and checks the page names inventory as missing; then, from a page on
+// slow and checks the page names inventory as missing; opens o-5 and moves
+// its status through the control port, with the orders service refused for
+// a while, and checks the page follows live (its event stream, reconnected
+// with Last-Event-ID) without a reload; then, from a page on
 // each of the two other origins (served by a tiny server started here), checks
 // what a cross-origin script may read. Exit 0 when all passed.
 import assert from 'node:assert/strict';
@@ -58,6 +61,12 @@ async function waterfall(page) {
     return { bars, deadline: { ms: d.dataset.ms, hidden: d.hidden, label: d.dataset.label,
                                x: d.getBoundingClientRect().left } };
   });
+}
+
+async function setOrderStatus(id, to) {
+  const res = await fetch(`${control}/orders/${id}/status?to=${to}`, { method: 'POST' });
+  assert.equal(res.status, 200, `status ${id} ${to}: ${res.status}`);
+  return res.json();
 }
 
 async function fault(service, query) {
@@ -124,10 +133,21 @@ try {
   page.setDefaultTimeout(15000);
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  let streamOutage = false; // while the test has the orders service refused
   page.on('console', (m) => {
     // a 4xx the page asked for on purpose is logged by Chromium as a console
-    // error; anything else the page writes at error level is a failure
-    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text());
+    // error, and so is a 502/503 of the event stream while orders is refused;
+    // anything else the page writes at error level is a failure
+    if (m.type() !== 'error' || /status of 40[13]/.test(m.text())) return;
+    if (streamOutage && /status of 50[23]|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(m.text()) &&
+        /\/orders\/[^/]+\/events$/.test(m.location().url || '')) return;
+    pageErrors.push(m.text());
+  });
+  // the event-stream requests the page makes, with their Last-Event-ID
+  const streamRequests = [];
+  page.on('request', (req) => {
+    if (/\/orders\/[^/]+\/events$/.test(req.url()))
+      streamRequests.push({ url: req.url(), lastEventId: req.headers()['last-event-id'] || null });
   });
 
   await step('the page loads with its script and style', async () => {
@@ -242,6 +262,58 @@ try {
     await page.click('#open');
     await page.waitForFunction(() => document.querySelector('#result').dataset.order === 'o-1');
     assert.equal(await page.isHidden('#missing'), true);
+  });
+
+  await step("o-5's status follows its event stream, across an outage, without reload", async () => {
+    const statusIs = (want) => page.waitForFunction(
+      (w) => document.querySelector('#order [data-field=status]').textContent === w, want,
+      { timeout: 20000 });
+    const liveIs = (want) => page.waitForFunction(
+      (w) => document.querySelector('#live').dataset.state === w, want, { timeout: 20000 });
+    await page.fill('#order-id', 'o-5');
+    await page.click('#open');
+    await page.waitForFunction(() => document.querySelector('#result').dataset.order === 'o-5');
+    assert.equal(await page.textContent('#order [data-field=status]'), 'pending');
+    await liveIs('live');
+    assert.equal(await page.textContent('#live'), 'live');
+    const opened = streamRequests.length;
+    assert.ok(opened >= 1 && streamRequests[opened - 1].url.endsWith('/orders/o-5/events'));
+    assert.equal(streamRequests[opened - 1].lastEventId, null);
+    // a mark on the window: gone if the page were loaded again
+    await page.evaluate(() => { window.portico_mark = 'still here'; });
+    const paid = await setOrderStatus('o-5', 'paid');
+    await statusIs('paid');
+    // the service goes away: the stream breaks, the page says so and retries
+    streamOutage = true;
+    try {
+      await fault('orders', 'refuse=1');
+      await liveIs('reconnecting');
+      assert.equal(await page.textContent('#live'), 'reconnecting…');
+      const shipped = await setOrderStatus('o-5', 'shipped'); // while it is away
+      assert.equal(shipped.event_id, paid.event_id + 1);
+      await fault('orders', '');
+      // back: the missed change arrives, asked for after the last event seen
+      await statusIs('shipped');
+      await liveIs('live');
+    } finally {
+      streamOutage = false;
+      await fault('orders', '');
+    }
+    const again = streamRequests.slice(opened);
+    assert.ok(again.length >= 1, JSON.stringify(streamRequests));
+    assert.ok(again.every((r) => r.lastEventId === String(paid.event_id)), JSON.stringify(again));
+    // a final status ends the stream, and the page stops asking
+    await setOrderStatus('o-5', 'delivered');
+    await statusIs('delivered');
+    await liveIs('ended');
+    assert.equal(await page.textContent('#live'), 'final');
+    assert.equal(await page.evaluate(() => window.portico_mark), 'still here');
+    // the page's first answer for o-5 says the same (no reload needed to see it)
+    const res = await fetch(`${control}/orders/o-5/status`);
+    assert.equal((await res.json()).status, 'delivered');
+    await page.screenshot({ path: path.join(tmp, 'dashboard-live.png'), fullPage: true });
+    // leave the shop as it was for the steps after this one
+    assert.equal((await fetch(`${control}/reset`, { method: 'POST' })).status, 200);
   });
 
   await step('a page on a configured origin reads ETag and Server-Timing', async () => {

@@ -61,8 +61,9 @@ port_of() { # line key: the port of key=HOST:PORT or "key":"HOST:PORT"
   sed -n -E "s/.*$2[=:]\"?[^ \"]*:([0-9]+).*/\1/p" <<< "$1"
 }
 
+# a ping every second: the dashboard's event stream gets some through bff-web
 "$build/demo/shop-services" --users-port 0 --orders-port 0 --inventory-port 0 \
-  --control-port 0 > "$tmp/shop-services.log" 2>&1 &
+  --control-port 0 --sse-ping 1s > "$tmp/shop-services.log" 2>&1 &
 pids+=($!)
 ready=$(wait_line "$tmp/shop-services.log" "shop-services: ready " $!)
 users=$(port_of "$ready" users); orders=$(port_of "$ready" orders)
@@ -86,7 +87,7 @@ admin_listen: 127.0.0.1:0
 workers: 2
 services:
   users:     { url: "http://127.0.0.1:$users", timeout: 800ms }
-  orders:    { url: "http://127.0.0.1:$orders", timeout: 800ms }
+  orders:    { url: "http://127.0.0.1:$orders", timeout: 800ms, idle_timeout: 10s }
   inventory: { url: "http://127.0.0.1:$inventory", timeout: 800ms }
 auth:
   jwt:
@@ -105,6 +106,10 @@ routes:
     auth: required
     roles: [support, customer]
     timeout: 2s
+  - path: /orders/{id}/events
+    service: orders
+    auth: required
+    methods: [GET, HEAD]
   - path: /
     static: $src/bff-web/www
     auth: none
