@@ -182,15 +182,17 @@ static enum MHD_Result upload_piece(struct bff_request *r, const char *data,
 {
     size_t n = *size, max = r->snap->cfg->limits.max_body;
 
-    if (r->answered) { /* the answer is in: the rest is not forwarded */
+    if (r->answered || r->body_too_large) { /* the rest is not forwarded */
         *size = 0;
         return MHD_YES;
     }
     if (r->body_len_total + n > max) {
+        /* The service never gets the end of it; the client gets 413 once it
+         * has sent it all (read and dropped, as a buffered body's excess is:
+         * an answer before that would be lost to a reset). */
         r->body_too_large = 1;
         *size = 0;
         req_cancel(r);
-        req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
         return MHD_YES;
     }
     size_t took = req_upload_put(r, data, n);
@@ -253,6 +255,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return r->suspended ? MHD_YES : upload_piece(r, upload_data, upload_data_size);
         if (held || r->suspended)
             return MHD_YES;
+        if (r->body_too_large && !r->answered)
+            req_problem(r, 413, "the request body is larger than max_body", NULL, 0);
+        if (r->resp)
+            return queue(r);
         if (!r->upload_done && !r->answered && r->chunked && pipeline_trailers_bad(r)) {
             /* the service never gets the end of this body: a 400, closed */
             req_cancel(r);
