@@ -123,6 +123,19 @@ void req_resume(struct bff_request *r)
     }
 }
 
+void req_response_headers(struct bff_request *r, void *resp_, const char *content_type,
+                          const struct bff_hdr *hdrs, size_t nhdrs)
+{
+    struct MHD_Response *resp = resp_;
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (size_t i = 0; i < nhdrs; i++)
+        MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    for (unsigned i = 0; i < r->nrhdrs; i++)
+        MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+}
+
 void req_respond(struct bff_request *r, int status, const char *content_type, char *body,
                  size_t len, int body_malloced, const struct bff_hdr *hdrs, size_t nhdrs)
 {
@@ -155,13 +168,7 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
         if (!resp)
             return; /* MHD closes the connection */
     }
-    if (content_type)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    for (size_t i = 0; i < nhdrs; i++)
-        MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    for (unsigned i = 0; i < r->nrhdrs; i++)
-        MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+    req_response_headers(r, resp, content_type, hdrs, nhdrs);
     if (!r->close_now &&
         (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed) || status == 400 ||
          status == 408 || status == 413 || status == 414 || status == 431 || status == 501 ||

@@ -32,6 +32,10 @@ void req_each_header(struct bff_request *r,
  * step, a handler or an upstream completion (it resumes the connection). A
  * request answers once; later calls are ignored. A step that set
  * r->on_answer sees the answer first (once). */
+/* Adds to libmicrohttpd response @resp what every answer carries, in this
+ * order: Content-Type, @hdrs, X-Request-Id, the pushed headers. */
+void req_response_headers(struct bff_request *r, void *resp, const char *content_type,
+                          const struct bff_hdr *hdrs, size_t nhdrs);
 void req_respond(struct bff_request *r, int status, const char *content_type,
                  char *body, size_t len, int body_malloced,
                  const struct bff_hdr *hdrs, size_t nhdrs);

@@ -181,13 +181,7 @@ int req_stream_begin(struct bff_request *r, int status, const char *content_type
     }
     st->refs++;
     st->began = 1;
-    if (content_type)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    for (size_t i = 0; i < nhdrs; i++)
-        MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    for (unsigned i = 0; i < r->nrhdrs; i++)
-        MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+    req_response_headers(r, resp, content_type, hdrs, nhdrs);
     if (kind == METRICS_STREAM_SSE) /* nothing on the way may hold events back */
         MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     if (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed))
