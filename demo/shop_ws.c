@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <openssl/evp.h>
@@ -105,10 +107,11 @@ static int write_full(int fd, const unsigned char *buf, size_t n)
     return 0;
 }
 
-/* One unmasked frame (the server's side), FIN set unless @more. */
+/* One unmasked frame (the server's side), FIN as @fin; in one send when
+ * small (a frame in two would wait for the peer's delayed ACK). */
 static int send_frame(int fd, int opcode, int fin, const unsigned char *p, size_t n)
 {
-    unsigned char h[10];
+    unsigned char h[10 + 4096];
     size_t        hl = 2;
     h[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
     if (n < 126) {
@@ -124,7 +127,12 @@ static int send_frame(int fd, int opcode, int fin, const unsigned char *p, size_
             h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
         hl = 10;
     }
-    return write_full(fd, h, hl) || (n && write_full(fd, p, n)) ? -1 : 0;
+    if (n <= sizeof(h) - hl) {
+        if (n)
+            memcpy(h + hl, p, n);
+        return write_full(fd, h, hl + n);
+    }
+    return write_full(fd, h, hl) || write_full(fd, p, n) ? -1 : 0;
 }
 
 static void send_close(int fd, unsigned code, const char *reason)
@@ -139,6 +147,8 @@ static void send_close(int fd, unsigned code, const char *reason)
 
 static void session(int fd, const char *user, const char *extra, size_t nextra)
 {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     char           hello[256];
     unsigned char *buf = malloc(SHOP_WS_MAX);
     int            n = snprintf(hello, sizeof hello,

@@ -481,10 +481,14 @@ static int fill(struct bff_ws *ws, int s)
         }
         if (n == 0)
             return 1;
+        size_t want = p->cap - p->len;
         p->len += (size_t)n;
         ws->last_io_ms = bff_now_ms();
         if (s == 0)
             ws->bytes_in += (size_t)n;
+        if ((size_t)n < want)
+            return 0; /* drained; level-triggered epoll says when there is more
+                         (a recv less, to EAGAIN, per message) */
     }
     return 0;
 }
@@ -542,6 +546,10 @@ static void on_upgraded(void *cls, int fd, const char *extra, size_t nextra, voi
         return;
     }
     ws->fd[0] = fd;
+    /* libmicrohttpd turns Nagle back on at the upgrade: a frame written in
+     * two sends would wait for the client's delayed ACK */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
         finish(ws, METRICS_END_CLIENT);
