@@ -398,7 +398,7 @@ static void finish(struct bff_ws *ws, enum metrics_stream_end end)
     ws->slot = -1;
     if (upgraded) { /* what the access-log line says, when r completes */
         r->bytes_out = ws->bytes_out;
-        r->body_len = ws->bytes_in;
+        r->body_len_total = ws->bytes_in;
     }
     for (int i = 0; i < 2; i++) {
         free(ws->p[i].buf);
