@@ -404,6 +404,35 @@ await step('metrics after close: streams ended by how, bytes, nothing open', asy
   assert.ok(metric(m, 'bff_streams_total', 'route="/down",kind="websocket",end="broken"') >= 1);
 });
 
+await step('an HTTPS listener refuses WebSocket: 501 problem+json', async () => {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', path.join(tmp, 'tls.key'), '-out', path.join(tmp, 'tls.crt'), '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  fs.writeFileSync(path.join(tmp, 'tls.yaml'), `
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+workers: 1
+tls: { cert: ${tmp}/tls.crt, key: ${tmp}/tls.key }
+services:
+  orders: { url: "http://127.0.0.1:${ordersPort}" }
+routes:
+  - path: /live
+    service: orders
+    websocket: true
+`);
+  const tgw = start(path.join(build, 'bff-mobile/bff-mobile'), ['--config', path.join(tmp, 'tls.yaml')], 'tls');
+  const l = await waitLine(path.join(tmp, 'tls.log'), /"msg":"listening"/);
+  const tport = Number(/"listen":"[^"]*:(\d+)"/.exec(l)[1]);
+  const ws = new WebSocket(`wss://127.0.0.1:${tport}/live`, { rejectUnauthorized: false });
+  ws.on('error', () => {});
+  const r = await first(ws, ['open', 'unexpected-response']);
+  assert.equal(r.event, 'unexpected-response');
+  assert.equal(r.args[1].statusCode, 501);
+  assert.equal(r.args[1].headers['content-type'], 'application/problem+json');
+  tgw.kill('SIGTERM');
+  await once(tgw, 'exit');
+});
+
 await step('the gateway stops: an open WebSocket is closed after drain_timeout, logged', async () => {
   const ws = await connect(`${base}/live`, { headers: auth });
   assert.ok(ws instanceof WebSocket);

@@ -1000,7 +1000,7 @@ void ws_start(struct bff_request *r)
     char                          *host, *port, *hostfield;
     int64_t                        slot;
 
-    if (r->w->mhd_tls) {
+    if (r->w->mhd_tls) { /* docs/streaming.md, "TLS" */
         req_problem(r, 501, "WebSocket is not offered on an HTTPS listener", NULL, 0);
         return;
     }
