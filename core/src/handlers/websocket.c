@@ -97,14 +97,17 @@ struct bff_ws {
     uint64_t            last_io_ms;
     uint32_t            idle_ms;
     int64_t             slot;
+    int                 releasing; /* in the worker's releasing list */
+    uint64_t            release_until_ms;
     uint64_t            bytes_in, bytes_out; /* from / to the client, after the 101 */
     uint64_t            start_us;
 };
 
 struct ws_worker {
     int            tfd;
-    int            armed;
-    struct bff_ws *list;
+    long           armed_ms;  /* the timer's interval now; 0 = off */
+    struct bff_ws *list;      /* open (and opening) WebSockets */
+    struct bff_ws *releasing; /* TLS: handed back, not yet completed */
 };
 
 /* ---- pure parts ------------------------------------------------------------ */
@@ -292,38 +295,49 @@ static struct ws_worker *worker_of(struct bff_worker *w)
     return ww;
 }
 
-static void timer_arm(struct ws_worker *ww, int on)
+/* Every WS_RELEASE_TICK_MS while a TLS connection is being handed back,
+ * else every WS_SWEEP_MS while the worker has a WebSocket, else off. */
+static void timer_update(struct ws_worker *ww)
 {
     struct itimerspec its = {{0, 0}, {0, 0}};
-    if (on == ww->armed)
+    long ms = ww->releasing ? WS_RELEASE_TICK_MS : ww->list ? WS_SWEEP_MS : 0;
+    if (ms == ww->armed_ms)
         return;
-    if (on)
-        its.it_interval.tv_nsec = its.it_value.tv_nsec = WS_SWEEP_MS * 1000000L;
+    its.it_interval.tv_nsec = its.it_value.tv_nsec = ms * 1000000L;
     timerfd_settime(ww->tfd, 0, &its, NULL);
-    ww->armed = on;
+    ww->armed_ms = ms;
 }
 
-static void list_add(struct ws_worker *ww, struct bff_ws *ws)
+static void list_add(struct bff_ws **head, struct bff_ws *ws)
 {
     ws->prev = NULL;
-    ws->next = ww->list;
-    if (ww->list)
-        ww->list->prev = ws;
-    ww->list = ws;
-    timer_arm(ww, 1);
+    ws->next = *head;
+    if (*head)
+        (*head)->prev = ws;
+    *head = ws;
 }
 
-static void list_del(struct ws_worker *ww, struct bff_ws *ws)
+static void list_del(struct bff_ws **head, struct bff_ws *ws)
 {
     if (ws->prev)
         ws->prev->next = ws->next;
-    else if (ww->list == ws)
-        ww->list = ws->next;
+    else if (*head == ws)
+        *head = ws->next;
     if (ws->next)
         ws->next->prev = ws->prev;
     ws->prev = ws->next = NULL;
-    if (!ww->list)
-        timer_arm(ww, 0);
+}
+
+/* r->cancel of a TLS WebSocket handed back: its request completed. */
+static void ws_released(struct bff_request *r)
+{
+    struct bff_ws    *ws = r->ws;
+    struct ws_worker *ww = r->w->ws;
+    if (ws && ws->releasing && ww) {
+        list_del(&ww->releasing, ws);
+        ws->releasing = 0;
+        timer_update(ww);
+    }
 }
 
 /* ---- epoll interest ------------------------------------------------------ */
@@ -389,6 +403,7 @@ static void finish(struct bff_ws *ws, enum metrics_stream_end end)
     if (ws->fd[1] >= 0)
         close(ws->fd[1]);
     ws->fd[1] = -1;
+    int tls_release = ws->handle && ws->w->mhd_tls;
     if (ws->handle) /* libmicrohttpd closes the client's socket and completes r */
         req_upgrade_close(r, ws->handle);
     ws->handle = NULL;
@@ -407,10 +422,21 @@ static void finish(struct bff_ws *ws, enum metrics_stream_end end)
     }
     free(ws->in);
     ws->in = NULL;
-    if (ws->w->ws)
-        list_del(ws->w->ws, ws);
-    if (r->cancel)
-        r->cancel = NULL;
+    r->cancel = NULL;
+    struct ws_worker *ww = ws->w->ws;
+    if (!ww)
+        return;
+    list_del(&ww->list, ws);
+    if (tls_release) {
+        /* With TLS, libmicrohttpd forwards what is left and closes the
+         * connection over several runs of its own that no event of ours
+         * brings about: the timer runs it until the request completes. */
+        ws->releasing = 1;
+        ws->release_until_ms = bff_now_ms() + WS_RELEASE_MS;
+        list_add(&ww->releasing, ws);
+        r->cancel = ws_released;
+    }
+    timer_update(ww);
 }
 
 /* Before the 101: ends the attempt and answers the client. */
@@ -545,11 +571,7 @@ static void on_upgraded(void *cls, int fd, const char *extra, size_t nextra, voi
         ws->handle = NULL;
         return;
     }
-    ws->fd[0] = fd;
-    /* libmicrohttpd turns Nagle back on at the upgrade: a frame written in
-     * two sends would wait for the client's delayed ACK */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ws->fd[0] = fd; /* TCP_NODELAY: request/upgrade.c */
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
         finish(ws, METRICS_END_CLIENT);
@@ -872,6 +894,17 @@ void ws_worker_event(struct bff_worker *w, uint64_t u64, uint32_t events)
             return;
         ssize_t n = read(ww->tfd, &exp, sizeof(exp));
         (void)n;
+        for (struct bff_ws *ws = ww->releasing, *next; ws; ws = next) {
+            next = ws->next;
+            if (now >= ws->release_until_ms) { /* its client_timeout will do */
+                list_del(&ww->releasing, ws);
+                ws->releasing = 0;
+                ws->r->cancel = NULL;
+            }
+        }
+        if (ww->releasing)
+            w->mhd_resumed = 1; /* the daemon runs this turn */
+        timer_update(ww);
         for (struct bff_ws *ws = ww->list, *next; ws; ws = next) {
             next = ws->next;
             switch (ws->state) {
@@ -914,6 +947,12 @@ void ws_worker_cleanup(struct bff_worker *w)
         return;
     while (ww->list)
         finish(ww->list, METRICS_END_DRAIN);
+    while (ww->releasing) { /* the daemon stops next: it closes them */
+        struct bff_ws *ws = ww->releasing;
+        list_del(&ww->releasing, ws);
+        ws->releasing = 0;
+        ws->r->cancel = NULL;
+    }
     close(ww->tfd);
     free(ww);
     w->ws = NULL;
@@ -1000,10 +1039,6 @@ void ws_start(struct bff_request *r)
     char                          *host, *port, *hostfield;
     int64_t                        slot;
 
-    if (r->w->mhd_tls) { /* docs/streaming.md, "TLS" */
-        req_problem(r, 501, "WebSocket is not offered on an HTTPS listener", NULL, 0);
-        return;
-    }
     if (r->mbit != BFF_M_GET || !r->version || strcmp(r->version, "HTTP/1.1") != 0 ||
         r->has_body) {
         req_problem(r, 400, "a WebSocket upgrade is a GET on HTTP/1.1 without a body",
@@ -1061,7 +1096,8 @@ void ws_start(struct bff_request *r)
         req_problem(r, 500, "cannot watch the service's connection", NULL, 0);
         return;
     }
-    list_add(ww, ws);
+    list_add(&ww->list, ws);
+    timer_update(ww);
     r->ws = ws;
     if (ws_accept_key(key, ws->accept) != 0)
         goto oom;

@@ -19,6 +19,11 @@ struct bff_worker;
 /* How often the worker's WebSockets are swept for their deadlines (connect,
  * head, idle, linger) while any is open on it. */
 #define WS_SWEEP_MS 100
+/* An HTTPS listener: after a WebSocket ends, libmicrohttpd is run every
+ * WS_RELEASE_TICK_MS until it has closed the connection (WS_RELEASE_MS at
+ * most; then the connection's client_timeout closes it). */
+#define WS_RELEASE_TICK_MS 5
+#define WS_RELEASE_MS 2000
 
 /* 1 when @r asks for a WebSocket on a route with websocket: true (an
  * Upgrade header naming websocket): ws_start() then owns it. Elsewhere

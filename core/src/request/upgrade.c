@@ -1,6 +1,9 @@
 /* core/src/request/upgrade.c — 101 answers and upgraded connections
  * (request/upgrade.h) */
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -18,8 +21,16 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
                         const char *extra, size_t nextra, MHD_socket sock,
                         struct MHD_UpgradeResponseHandle *urh)
 {
-    struct upgrade_ctx *u = cls;
-    (void)conn, (void)con_cls;
+    struct upgrade_ctx             *u = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int one = 1;
+    (void)con_cls;
+    /* libmicrohttpd turns Nagle back on at the upgrade: a frame written in
+     * two sends would wait for the client's delayed ACK. On HTTPS @sock is
+     * a socket pair; the client's own socket is the connection's. */
+    if (ci)
+        setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     u->fn(u->cls, sock, extra, nextra, urh);
 }
 
