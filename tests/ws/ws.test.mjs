@@ -152,7 +152,11 @@ own.on('upgrade', (req, sock, head) => {
   wss.handleUpgrade(req, sock, head, (ws) => {
     ownSockets.push(ws);
     ws.closedAt = null;
-    ws.on('close', () => (ws.closedAt = Date.now()));
+    ws.on('close', (code, reason) => {
+      ws.closedAt = Date.now();
+      ws.closeCode = code;
+      ws.closeReason = reason.toString();
+    });
     ws.on('message', (d, binary) => ws.send(d, { binary }));
   });
 });
@@ -380,18 +384,21 @@ await step('a service that refuses the connection: 502 problem+json', async () =
   assert.equal(r.headers['content-type'], 'application/problem+json');
 });
 
-await step('idle_timeout (300ms) closes both sides', async () => {
+await step('idle_timeout (300ms) closes both sides, each with a close frame 1001', async () => {
   const n = ownSockets.length;
   const ws = await connect(`${base}/idle`, { headers: auth });
   assert.ok(ws instanceof WebSocket);
   const t0 = Date.now();
-  await first(ws, ['close'], 5000);
+  const c = await first(ws, ['close'], 5000);
   assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms`);
+  assert.equal(c.args[0], 1001);
+  assert.equal(c.args[1].toString(), 'idle timeout');
   const up = ownSockets[n];
   assert.ok(up, 'the service saw no connection');
   const until = Date.now() + 5000;
   while (!up.closedAt && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
   assert.ok(up.closedAt, 'the service side stayed open');
+  assert.equal(up.closeCode, 1001); // a masked close frame: ws accepts it from a client only so
 });
 
 await step('metrics after close: streams ended by how, bytes, nothing open', async () => {
@@ -463,7 +470,9 @@ await step('the gateway stops: an open WebSocket is closed after drain_timeout, 
   await ws.next();
   const before = fs.readFileSync(gwLog, 'utf8').split('\n').length;
   gw.kill('SIGTERM');
-  await first(ws, ['close'], 5000);
+  const c = await first(ws, ['close'], 5000);
+  assert.equal(c.args[0], 1001);
+  assert.equal(c.args[1].toString(), 'the gateway is stopping');
   const [code] = await once(gw, 'exit');
   assert.equal(code, 0);
   const lines = fs.readFileSync(gwLog, 'utf8').split('\n').slice(before - 1);

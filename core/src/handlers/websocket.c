@@ -15,7 +15,10 @@
  *   CLOSING     one side closed: what it sent goes to the other side
  *               (WS_LINGER_MS at most), then both are closed
  *
- * No frame is parsed: pings, pongs and close frames pass as bytes. The
+ * No frame is interpreted: pings, pongs and close frames pass as bytes;
+ * only where each frame ends is followed (struct ws_track), so that the
+ * gateway can put a close frame of its own between two frames when it
+ * ends a WebSocket itself (idle_timeout, drain). The
  * service's socket and the client's are in the worker's epoll set (tags
  * TAG_WS_UP and TAG_WS_CLIENT, the struct as payload), level-triggered; the
  * deadlines are swept from one timerfd per worker (TAG_WS_TIMER), armed
@@ -37,6 +40,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/rand.h"
 #include "bff/err.h"
 #include "bff/headers.h"
 #include "bff/util.h"
@@ -62,6 +66,15 @@ enum ws_state {
     WS_DONE,
 };
 
+/* Where the frames of one direction end (RFC 6455 §5.2), read from the
+ * bytes as they cross: at a boundary when no header is half read and no
+ * payload is left. */
+struct ws_track {
+    uint8_t  hdr[14];
+    uint8_t  hlen, need;
+    uint64_t left; /* payload bytes of the current frame still to come */
+};
+
 /* Bytes read from one side, waiting to be written to the other. */
 struct ws_pipe {
     char  *buf;
@@ -80,6 +93,7 @@ struct bff_ws {
     uint32_t            ev[2];   /* its interest there */
     void               *handle;  /* libmicrohttpd's, once upgraded */
     struct ws_pipe      p[2];
+    struct ws_track     trk[2];  /* the frames of pipe i */
     int                 closed_side; /* CLOSING: the side that closed */
     const char         *req;     /* the upgrade request (request memory) */
     size_t              req_len, req_off;
@@ -272,6 +286,44 @@ static int dechunk(const char *in, size_t n, char *out, size_t *outlen)
     }
 }
 
+static void track(struct ws_track *t, const unsigned char *p, size_t n)
+{
+    while (n) {
+        if (t->left) {
+            uint64_t k = t->left < n ? t->left : n;
+            t->left -= k;
+            p += k;
+            n -= (size_t)k;
+            continue;
+        }
+        t->hdr[t->hlen++] = *p++;
+        n--;
+        if (t->hlen == 2) {
+            unsigned l7 = t->hdr[1] & 0x7f;
+            t->need = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) +
+                                (t->hdr[1] & 0x80 ? 4 : 0));
+        }
+        if (t->hlen >= 2 && t->hlen == t->need) {
+            unsigned l7 = t->hdr[1] & 0x7f;
+            uint64_t len = l7;
+            if (l7 == 126) {
+                len = ((uint64_t)t->hdr[2] << 8) | t->hdr[3];
+            } else if (l7 == 127) {
+                len = 0;
+                for (int i = 0; i < 8; i++)
+                    len = (len << 8) | t->hdr[2 + i];
+            }
+            t->left = len;
+            t->hlen = t->need = 0;
+        }
+    }
+}
+
+static int at_boundary(const struct ws_track *t)
+{
+    return t->left == 0 && t->hlen == 0;
+}
+
 /* ---- the worker's list and timer ---------------------------------------- */
 
 static struct ws_worker *worker_of(struct bff_worker *w)
@@ -389,6 +441,43 @@ static int spliced_interest(struct bff_ws *ws)
 
 /* ---- the end -------------------------------------------------------------- */
 
+/* The gateway ends an open WebSocket (idle_timeout, drain): a close frame
+ * (1001, @why) to each side whose direction is between two frames with
+ * nothing left to send, best effort (one non-blocking send); to the
+ * service masked, as a client's frames are (RFC 6455 §5.3). */
+static void goodbye(struct bff_ws *ws, const char *why)
+{
+    unsigned char f[2 + 4 + 125];
+    size_t        rl = strlen(why) > 100 ? 100 : strlen(why);
+
+    for (int side = 0; side < 2; side++) {
+        const struct ws_pipe *towards = &ws->p[1 - side];
+        size_t                n = 0;
+        if (ws->fd[side] < 0 || towards->len > towards->off ||
+            !at_boundary(&ws->trk[1 - side]))
+            continue;
+        f[n++] = 0x88; /* FIN, close */
+        f[n++] = (unsigned char)((side ? 0x80 : 0) | (2 + rl));
+        unsigned char mask[4] = {0, 0, 0, 0};
+        if (side) {
+            uint64_t m = bff_rand(&ws->w->rng);
+            memcpy(mask, &m, 4);
+            memcpy(f + n, mask, 4);
+            n += 4;
+        }
+        unsigned char *pl = f + n;
+        pl[0] = 1001 >> 8;
+        pl[1] = 1001 & 0xff;
+        memcpy(pl + 2, why, rl);
+        for (size_t i = 0; i < 2 + rl; i++)
+            pl[i] ^= mask[i % 4];
+        n += 2 + rl;
+        ssize_t k = send(ws->fd[side], f, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0 && side == 0)
+            ws->bytes_out += (size_t)k;
+    }
+}
+
 static void finish(struct bff_ws *ws, enum metrics_stream_end end)
 {
     struct bff_request *r = ws->r;
@@ -397,6 +486,8 @@ static void finish(struct bff_ws *ws, enum metrics_stream_end end)
     if (ws->state == WS_DONE)
         return;
     upgraded = ws->state >= WS_OPEN || ws->handle;
+    if (ws->state == WS_OPEN && (end == METRICS_END_IDLE || end == METRICS_END_DRAIN))
+        goodbye(ws, end == METRICS_END_IDLE ? "idle timeout" : "the gateway is stopping");
     ws->state = WS_DONE;
     unregister(ws, 0);
     unregister(ws, 1);
@@ -508,6 +599,7 @@ static int fill(struct bff_ws *ws, int s)
         if (n == 0)
             return 1;
         size_t want = p->cap - p->len;
+        track(&ws->trk[s], (const unsigned char *)p->buf + p->len, (size_t)n);
         p->len += (size_t)n;
         ws->last_io_ms = bff_now_ms();
         if (s == 0)
@@ -587,6 +679,7 @@ static void on_upgraded(void *cls, int fd, const char *extra, size_t nextra, voi
         ws->p[0].cap = ws->p[0].len + nextra;
     }
     memcpy(ws->p[0].buf + ws->p[0].len, extra, nextra);
+    track(&ws->trk[0], (const unsigned char *)extra, nextra);
     ws->p[0].len += nextra;
     ws->bytes_in += nextra;
     ws->state = WS_OPEN;
@@ -703,6 +796,7 @@ static void on_head(struct bff_ws *ws)
     size_t extra = ws->in_len - ws->head_end;
     memcpy(ws->p[1].buf, ws->in + ws->head_end, extra);
     ws->p[1].len = extra;
+    track(&ws->trk[1], (const unsigned char *)ws->p[1].buf, extra);
     free(ws->in);
     ws->in = NULL;
     /* out of the set until the client's socket is ours */
