@@ -191,6 +191,9 @@ services:
   own:    { url: "http://127.0.0.1:${ownPort}", timeout: 800ms }
   idle:   { url: "http://127.0.0.1:${ownPort}", timeout: 800ms, idle_timeout: 300ms }
   down:   { url: "http://127.0.0.1:${deadPort}", connect_timeout: 200ms }
+  multi:
+    endpoints: ["http://127.0.0.1:${deadPort}", "http://127.0.0.1:${ordersPort}"]
+    health_check: { path: /healthz, interval: 100ms }
 auth:
   jwt:
     jwks_file: ${tmp}/jwks.json
@@ -229,6 +232,11 @@ routes:
     websocket: true
   - path: /down
     service: down
+    auth: required
+    websocket: true
+  - path: /multi
+    service: multi
+    strip_prefix: true
     auth: required
     websocket: true
 `);
@@ -382,6 +390,24 @@ await step('a service that refuses the connection: 502 problem+json', async () =
   const r = await connect(`${base}/down`, { headers: auth });
   assert.equal(r.refused, 502);
   assert.equal(r.headers['content-type'], 'application/problem+json');
+});
+
+await step('endpoints: the first endpoint in force that is up (the health check took the first down)', async () => {
+  const until = Date.now() + 10000;
+  let state;
+  for (;;) {
+    const r = await rawGet(admin, '/admin/resilience', {});
+    const eps = JSON.parse(r.body).services.multi.endpoints;
+    state = eps.find((e) => e.endpoint === `127.0.0.1:${deadPort}`).state;
+    if (state === 'down' || Date.now() > until) break;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.equal(state, 'down');
+  const ws = await connect(`${base}/multi/live`, { headers: auth });
+  assert.ok(ws instanceof WebSocket, JSON.stringify(ws));
+  assert.equal(JSON.parse((await ws.next()).d.toString()).event, 'connected');
+  ws.close();
+  await first(ws, ['close']);
 });
 
 await step('idle_timeout (300ms) closes both sides, each with a close frame 1001', async () => {

@@ -49,6 +49,7 @@
 #include "request/request.h"
 #include "request/upgrade.h"
 #include "runtime/metrics.h"
+#include "runtime/resilience.h"
 #include "types/snapshot-t.h"
 #include "types/tags-t.h"
 #include "types/worker-t.h"
@@ -1123,6 +1124,35 @@ static int url_split(struct bff_arena *a, const char *url, char **host, char **p
     return *host && *port && *hostfield && **host ? 0 : -1;
 }
 
+/* endpoints: the first endpoint in force whose state is "ok" (else the
+ * first "failing" one, else the first): its address as host and port
+ * (@host_out, @port_out in request memory). Returns 0, or -1 for a url:
+ * service (no endpoints in force). */
+static int pick_endpoint(struct bff_request *r, char **host_out, char **port_out)
+{
+    struct res_ep_stats eps[BFF_MAX_ENDPOINTS];
+    size_t              n = res_endpoint_stats(&r->snap->services[r->route->service], eps,
+                                               BFF_MAX_ENDPOINTS);
+    size_t              pick = n;
+
+    for (size_t i = 0; i < n && pick == n; i++)
+        if (strcmp(eps[i].state, "ok") == 0)
+            pick = i;
+    for (size_t i = 0; i < n && pick == n; i++)
+        if (strcmp(eps[i].state, "failing") == 0)
+            pick = i;
+    if (n == 0)
+        return -1;
+    if (pick == n)
+        pick = 0;
+    const char *l = eps[pick].label, *colon = strrchr(l, ':');
+    if (!colon)
+        return -1;
+    *host_out = bff_arena_strndup(&r->arena, l, (size_t)(colon - l));
+    *port_out = bff_arena_strdup(&r->arena, colon + 1);
+    return *host_out && *port_out ? 0 : -1;
+}
+
 void ws_start(struct bff_request *r)
 {
     const struct bff_config       *cfg = r->snap->cfg;
@@ -1159,6 +1189,13 @@ void ws_start(struct bff_request *r)
     }
     if (url_split(&r->arena, svc->url, &host, &port, &hostfield) != 0) {
         req_problem(r, 501, "WebSocket needs an http:// service", NULL, 0);
+        return;
+    }
+    if (svc->nendpoints && pick_endpoint(r, &host, &port) == 0)
+        hostfield = bff_arena_cat(&r->arena, strchr(host, ':') ? "[" : "", host,
+                                  strchr(host, ':') ? "]:" : ":", port, NULL);
+    if (!hostfield) {
+        req_problem(r, 500, "out of memory", NULL, 0);
         return;
     }
     if (metrics_stream_open(r, METRICS_STREAM_WEBSOCKET, r->route->max_streams, &slot) != 0) {
