@@ -153,7 +153,7 @@ static void session(int fd, const char *user, const char *extra, size_t nextra)
     unsigned char *buf = malloc(SHOP_WS_MAX);
     int            n = snprintf(hello, sizeof hello,
                                 "{\"type\":\"notification\",\"event\":\"connected\","
-                                "\"user_id\":\"%s\"}",
+                                           "\"user_id\":\"%s\"}",
                                 user);
 
     (void)extra;
@@ -191,7 +191,8 @@ static void session(int fd, const char *user, const char *extra, size_t nextra)
             break;
         }
         unsigned char mask[4];
-        if (read_full(fd, mask, 4) != 0 || (len && read_full(fd, buf, (size_t)len) != 0))
+        if (read_full(fd, mask, 4) != 0 ||
+            (len && read_full(fd, buf, (size_t)len) != 0))
             break;
         for (uint64_t i = 0; i < len; i++)
             buf[i] ^= mask[i % 4];
@@ -235,7 +236,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls,
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const char *why)
+static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status,
+                              const char *why)
 {
     char                 body[160];
     int                  n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
@@ -253,9 +255,10 @@ static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const c
 
 enum MHD_Result shop_ws_answer(struct MHD_Connection *c, const char *user_id)
 {
-    const char   *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
-    const char   *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    "Sec-WebSocket-Version");
+    const char *key =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+    const char *ver =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int  mdlen = 0;
     char          cat[128], accept[32], *user;

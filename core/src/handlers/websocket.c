@@ -90,20 +90,20 @@ struct bff_ws {
     struct bff_ws      *prev, *next; /* the worker's list */
     enum ws_state       state;
     int                 fd[2];
-    int                 reg[2];  /* fd[i] is in the epoll set */
-    uint32_t            ev[2];   /* its interest there */
-    void               *handle;  /* libmicrohttpd's, once upgraded */
+    int                 reg[2]; /* fd[i] is in the epoll set */
+    uint32_t            ev[2];  /* its interest there */
+    void               *handle; /* libmicrohttpd's, once upgraded */
     struct ws_pipe      p[2];
-    struct ws_track     trk[2];  /* the frames of pipe i */
+    struct ws_track     trk[2];      /* the frames of pipe i */
     int                 closed_side; /* CLOSING: the side that closed */
-    const char         *req;     /* the upgrade request (request memory) */
+    const char         *req;         /* the upgrade request (request memory) */
     size_t              req_len, req_off;
-    char               *in;      /* the service's answer: head, then body */
+    char               *in; /* the service's answer: head, then body */
     size_t              in_len, in_cap, head_end;
     int                 status;
-    int64_t             clen;    /* Content-Length of a non-101, -1 = none */
+    int64_t             clen; /* Content-Length of a non-101, -1 = none */
     int                 chunked;
-    struct bff_hdr     *rh;      /* a non-101's fields to pass on */
+    struct bff_hdr     *rh; /* a non-101's fields to pass on */
     size_t              nrh;
     const char         *ctype;
     char                accept[29];
@@ -183,7 +183,8 @@ static int parse_head(char *buf, size_t end, struct ws_head *h)
         p[8] != ' ')
         return -1;
     p += 9;
-    if (p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9')
+    if (p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' || p[2] < '0' ||
+        p[2] > '9')
         return -1;
     h->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
     p += 3;
@@ -301,7 +302,10 @@ static void track(struct ws_track *t, const unsigned char *p, size_t n)
         n--;
         if (t->hlen == 2) {
             unsigned l7 = t->hdr[1] & 0x7f;
-            t->need = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) +
+            t->need = (uint8_t)(2 +
+                                (l7 == 126   ? 2
+                                 : l7 == 127 ? 8
+                                             : 0) +
                                 (t->hdr[1] & 0x80 ? 4 : 0));
         }
         if (t->hlen >= 2 && t->hlen == t->need) {
@@ -329,7 +333,7 @@ static int at_boundary(const struct ws_track *t)
 
 static struct ws_worker *worker_of(struct bff_worker *w)
 {
-    struct ws_worker *ww = w->ws;
+    struct ws_worker  *ww = w->ws;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG(TAG_WS_TIMER, 0)};
 
     if (ww)
@@ -406,8 +410,8 @@ static int interest(struct bff_ws *ws, int s, uint32_t want)
     struct epoll_event ev = {.events = want, .data.u64 = tag_of(ws, s)};
     if (ws->reg[s] && ws->ev[s] == want)
         return 0;
-    if (epoll_ctl(ws->w->epfd, ws->reg[s] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ws->fd[s], &ev) !=
-        0)
+    if (epoll_ctl(ws->w->epfd, ws->reg[s] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ws->fd[s],
+                  &ev) != 0)
         return -1;
     ws->reg[s] = 1;
     ws->ev[s] = want;
@@ -488,7 +492,8 @@ static void finish(struct bff_ws *ws, enum metrics_stream_end end)
         return;
     upgraded = ws->state >= WS_OPEN || ws->handle;
     if (ws->state == WS_OPEN && (end == METRICS_END_IDLE || end == METRICS_END_DRAIN))
-        goodbye(ws, end == METRICS_END_IDLE ? "idle timeout" : "the gateway is stopping");
+        goodbye(ws,
+                end == METRICS_END_IDLE ? "idle timeout" : "the gateway is stopping");
     ws->state = WS_DONE;
     unregister(ws, 0);
     unregister(ws, 1);
@@ -654,7 +659,8 @@ static void spliced_event(struct bff_ws *ws, int s, uint32_t events)
 }
 
 /* The 101 is out: the client's socket is ours until req_upgrade_close. */
-static void on_upgraded(void *cls, int fd, const char *extra, size_t nextra, void *handle)
+static void on_upgraded(void *cls, int fd, const char *extra, size_t nextra,
+                        void *handle)
 {
     struct bff_ws *ws = cls;
 
@@ -774,8 +780,9 @@ static void on_head(struct bff_ws *ws)
     /* 101: a WebSocket handshake, RFC 6455 §4.1 (the client's checks) */
     const char *up = head_get(&h, "Upgrade"), *conn = head_get(&h, "Connection");
     const char *acc = head_get(&h, "Sec-WebSocket-Accept");
-    if (!up || strcasecmp(up, "websocket") != 0 || !bff_header_in_connection(conn, "upgrade") ||
-        !acc || strcmp(acc, ws->accept) != 0) {
+    if (!up || strcasecmp(up, "websocket") != 0 ||
+        !bff_header_in_connection(conn, "upgrade") || !acc ||
+        strcmp(acc, ws->accept) != 0) {
         fail(ws, 502, "answered 101 without a valid WebSocket handshake");
         return;
     }
@@ -827,8 +834,9 @@ static void body_event(struct bff_ws *ws, int eof)
         int rc = dechunk(ws->in + ws->head_end, blen, body, &len);
         if (rc < 0 || (rc == 0 && eof)) {
             free(body);
-            fail(ws, 502, rc < 0 ? "answered with invalid chunked coding"
-                                 : "closed the connection in its answer's body");
+            fail(ws, 502,
+                 rc < 0 ? "answered with invalid chunked coding"
+                        : "closed the connection in its answer's body");
             return;
         }
         if (rc == 0) {
@@ -876,13 +884,14 @@ static void body_event(struct bff_ws *ws, int eof)
 static void answer_event(struct bff_ws *ws)
 {
     struct bff_request *r = ws->r;
-    uint64_t max_head = r->snap->cfg->limits.max_header_bytes;
-    uint64_t max_body = r->snap->cfg->limits.max_body;
+    uint64_t            max_head = r->snap->cfg->limits.max_header_bytes;
+    uint64_t            max_body = r->snap->cfg->limits.max_body;
 
     for (;;) {
         if (ws->in_len == ws->in_cap) {
-            size_t lim = ws->state == WS_BODY ? ws->head_end + max_body + max_body / 8 + 4096
-                                              : max_head;
+            size_t lim = ws->state == WS_BODY
+                             ? ws->head_end + max_body + max_body / 8 + 4096
+                             : max_head;
             if (ws->in_cap >= lim) {
                 if (ws->state == WS_BODY)
                     fail(ws, 502, "answered with a body past max_body");
@@ -944,22 +953,24 @@ static void up_event(struct bff_ws *ws, uint32_t events)
         if (getsockopt(ws->fd[1], SOL_SOCKET, SO_ERROR, &err, &el) != 0)
             err = errno;
         if (err) {
-            fail(ws, 502, bff_arena_printf(&ws->r->arena, "refused the connection (%s)",
-                                           strerror(err)));
+            fail(ws, 502,
+                 bff_arena_printf(&ws->r->arena, "refused the connection (%s)",
+                                  strerror(err)));
             return;
         }
         if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
             return;
         ws->state = WS_HANDSHAKE;
-        uint32_t tmo = ws->r->route->timeout_ms
-                           ? ws->r->route->timeout_ms
-                           : ws->r->snap->cfg->services[ws->r->route->service].timeout_ms;
+        uint32_t tmo =
+            ws->r->route->timeout_ms
+                ? ws->r->route->timeout_ms
+                : ws->r->snap->cfg->services[ws->r->route->service].timeout_ms;
         ws->deadline_ms = ws->start_ms + tmo;
     }
     if (ws->state == WS_HANDSHAKE && ws->req_off < ws->req_len) {
         while (ws->req_off < ws->req_len) {
-            ssize_t n = send(ws->fd[1], ws->req + ws->req_off, ws->req_len - ws->req_off,
-                             MSG_NOSIGNAL);
+            ssize_t n = send(ws->fd[1], ws->req + ws->req_off,
+                             ws->req_len - ws->req_off, MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
@@ -970,7 +981,8 @@ static void up_event(struct bff_ws *ws, uint32_t events)
             }
             ws->req_off += (size_t)n;
         }
-        if (interest(ws, 1, EPOLLIN | (ws->req_off < ws->req_len ? EPOLLOUT : 0)) != 0) {
+        if (interest(ws, 1, EPOLLIN | (ws->req_off < ws->req_len ? EPOLLOUT : 0)) !=
+            0) {
             fail(ws, 500, "cannot watch the service's connection");
             return;
         }
@@ -1008,8 +1020,9 @@ void ws_worker_event(struct bff_worker *w, uint64_t u64, uint32_t events)
             case WS_BODY:
                 if (now >= ws->deadline_ms)
                     fail(ws, 504,
-                         ws->state == WS_CONNECTING ? "did not accept the connection in time"
-                                                    : "did not answer the upgrade in time");
+                         ws->state == WS_CONNECTING
+                             ? "did not accept the connection in time"
+                             : "did not answer the upgrade in time");
                 break;
             case WS_OPEN:
                 if (now - ws->last_io_ms >= ws->idle_ms)
@@ -1120,7 +1133,8 @@ static int url_split(struct bff_arena *a, const char *url, char **host, char **p
             he = end;
         *host = bff_arena_strndup(a, hs, (size_t)(he - hs));
     }
-    *port = ps ? bff_arena_strndup(a, ps, (size_t)(end - ps)) : bff_arena_strdup(a, "80");
+    *port =
+        ps ? bff_arena_strndup(a, ps, (size_t)(end - ps)) : bff_arena_strdup(a, "80");
     return *host && *port && *hostfield && **host ? 0 : -1;
 }
 
@@ -1131,9 +1145,9 @@ static int url_split(struct bff_arena *a, const char *url, char **host, char **p
 static int pick_endpoint(struct bff_request *r, char **host_out, char **port_out)
 {
     struct res_ep_stats eps[BFF_MAX_ENDPOINTS];
-    size_t              n = res_endpoint_stats(&r->snap->services[r->route->service], eps,
-                                               BFF_MAX_ENDPOINTS);
-    size_t              pick = n;
+    size_t n = res_endpoint_stats(&r->snap->services[r->route->service], eps,
+                                  BFF_MAX_ENDPOINTS);
+    size_t pick = n;
 
     for (size_t i = 0; i < n && pick == n; i++)
         if (strcmp(eps[i].state, "ok") == 0)
@@ -1174,8 +1188,8 @@ void ws_start(struct bff_request *r)
         return;
     }
     if (!key_valid(key)) {
-        req_problem(r, 400, "Sec-WebSocket-Key is missing or not 16 bytes in base64", NULL,
-                    0);
+        req_problem(r, 400, "Sec-WebSocket-Key is missing or not 16 bytes in base64",
+                    NULL, 0);
         return;
     }
     if (!ver) {
@@ -1198,7 +1212,8 @@ void ws_start(struct bff_request *r)
         req_problem(r, 500, "out of memory", NULL, 0);
         return;
     }
-    if (metrics_stream_open(r, METRICS_STREAM_WEBSOCKET, r->route->max_streams, &slot) != 0) {
+    if (metrics_stream_open(r, METRICS_STREAM_WEBSOCKET, r->route->max_streams,
+                            &slot) != 0) {
         struct bff_hdr h = {"Retry-After", "1"};
         req_problem(r, 503,
                     bff_arena_printf(&r->arena, "the route has its %u streams open",
@@ -1208,7 +1223,8 @@ void ws_start(struct bff_request *r)
     }
     ws = bff_arena_alloc(&r->arena, sizeof(*ws));
     if (!ws) {
-        metrics_stream_close(r->w, slot, METRICS_STREAM_WEBSOCKET, METRICS_END_BROKEN, 0, 0);
+        metrics_stream_close(r->w, slot, METRICS_STREAM_WEBSOCKET, METRICS_END_BROKEN,
+                             0, 0);
         req_problem(r, 500, "out of memory", NULL, 0);
         return;
     }
@@ -1233,13 +1249,15 @@ void ws_start(struct bff_request *r)
     if (ws_accept_key(key, ws->accept) != 0)
         goto oom;
     /* service to client: a whole head's worth too (what follows the 101) */
-    size_t cap1 = WS_BUF_BYTES > cfg->limits.max_header_bytes ? WS_BUF_BYTES
-                                                              : cfg->limits.max_header_bytes;
+    size_t cap1 = WS_BUF_BYTES > cfg->limits.max_header_bytes
+                      ? WS_BUF_BYTES
+                      : cfg->limits.max_header_bytes;
     ws->p[0].buf = malloc(WS_BUF_BYTES);
     ws->p[0].cap = WS_BUF_BYTES;
     ws->p[1].buf = malloc(cap1);
     ws->p[1].cap = cap1;
-    ws->in_cap = 4096 < cfg->limits.max_header_bytes ? 4096 : cfg->limits.max_header_bytes;
+    ws->in_cap =
+        4096 < cfg->limits.max_header_bytes ? 4096 : cfg->limits.max_header_bytes;
     ws->in = malloc(ws->in_cap + 1);
     if (!ws->p[0].buf || !ws->p[1].buf || !ws->in)
         goto oom;
@@ -1251,9 +1269,10 @@ void ws_start(struct bff_request *r)
         if (*path == '\0')
             path = "/";
     }
-    const char *pq = r->query ? bff_arena_cat(&r->arena, path, "?", r->query, NULL) : path;
-    const char *base = strchr(svc->url + 7, '/');
-    const char *target = base ? bff_arena_cat(&r->arena, base, pq, NULL) : pq;
+    const char *pq =
+        r->query ? bff_arena_cat(&r->arena, path, "?", r->query, NULL) : path;
+    const char    *base = strchr(svc->url + 7, '/');
+    const char    *target = base ? bff_arena_cat(&r->arena, base, pq, NULL) : pq;
     struct hdr_ctx hc = {r, req_header(r, "Connection"), NULL, NULL, 0};
     if (!pq || !target)
         goto oom;
@@ -1279,7 +1298,8 @@ void ws_start(struct bff_request *r)
                            hc.xff ? ", " : "", r->client_ip,
                            "\r\nX-Forwarded-Proto: http\r\n", NULL);
     if (hc.out && chost)
-        hc.out = bff_arena_cat(&r->arena, hc.out, "X-Forwarded-Host: ", chost, "\r\n", NULL);
+        hc.out =
+            bff_arena_cat(&r->arena, hc.out, "X-Forwarded-Host: ", chost, "\r\n", NULL);
     for (size_t i = 0; i < ni && hc.out; i++)
         hc.out = bff_arena_cat(&r->arena, hc.out, idh[i], "\r\n", NULL);
     if (hc.out)
@@ -1300,8 +1320,8 @@ void ws_start(struct bff_request *r)
         grc = getaddrinfo(host, port, &hints, &ai);
     }
     if (grc != 0 || !ai) {
-        fail(ws, 502, bff_arena_printf(&r->arena, "cannot be resolved (%s)",
-                                       gai_strerror(grc)));
+        fail(ws, 502,
+             bff_arena_printf(&r->arena, "cannot be resolved (%s)", gai_strerror(grc)));
         return;
     }
     ws->fd[1] = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1316,8 +1336,9 @@ void ws_start(struct bff_request *r)
     int cerr = errno;
     freeaddrinfo(ai);
     if (crc != 0 && cerr != EINPROGRESS) {
-        fail(ws, 502, bff_arena_printf(&r->arena, "refused the connection (%s)",
-                                       strerror(cerr)));
+        fail(
+            ws, 502,
+            bff_arena_printf(&r->arena, "refused the connection (%s)", strerror(cerr)));
         return;
     }
     ws->deadline_ms = ws->start_ms + svc->connect_timeout_ms;
