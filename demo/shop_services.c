@@ -38,6 +38,7 @@
 #include "bff/sign.h"
 #include "bff/util.h"
 #include "shop_tls.h"
+#include "shop_ws.h"
 
 #define BODY_MAX (1u << 20)          /* request bodies past this get 413 */
 #define CONN_LIMIT 4000u             /* per listener */
@@ -512,6 +513,8 @@ static enum MHD_Result on_service(void *cls, struct MHD_Connection *c, const cha
     };
     if (s->id == SHOP_ORDERS && shop_sse_is_events(url))
         return answer_events(c, &req, &rs, f.close_mid_body);
+    if (s->id == SHOP_ORDERS && shop_ws_wanted(c, url)) /* shop_ws.c */
+        return shop_ws_answer(c, req.user_id);
     shop_route(s->id, &req, &rs);
     if (strcmp(method, "GET") == 0 && rs.status == 200 &&
         strcmp(f.cache_control, "none") != 0)
@@ -536,7 +539,8 @@ static struct MHD_Daemon *listen_on(uint16_t port, MHD_AccessHandlerCallback cb,
 {
     struct sockaddr_storage a = shop.addr;
     unsigned int            flags = MHD_USE_THREAD_PER_CONNECTION |
-                         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
+                         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                         MHD_ALLOW_UPGRADE; /* GET /live on orders (shop_ws.c) */
     struct MHD_OptionItem tls[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, shop.tls_key},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, shop.tls_cert},
@@ -1140,6 +1144,7 @@ static void ready_line(void)
 static void shutdown_all(void)
 {
     wake(NULL, 1);
+    shop_ws_stop(); /* its sessions end within 200 ms */
     if (shop.control != NULL)
         MHD_stop_daemon(shop.control);
     shop.control = NULL;

@@ -25,6 +25,7 @@
 #include "bff/util.h"
 #include "front/front.h"
 #include "handlers/handlers.h"
+#include "handlers/websocket.h"
 #include "http/mhd_shim.h"
 #include "loop/worker.h"
 #include "pipeline/auth.h"
@@ -143,7 +144,7 @@ int bff_main(const struct bff_app *app, int argc, char **argv)
     srv.app = app;
     srv.config_path = path;
     /* what the pipeline's dispatch step runs for each kind of route */
-    srv.handle[BFF_ROUTE_PROXY] = proxy_start;
+    srv.handle[BFF_ROUTE_PROXY] = ws_or_proxy_start; /* handlers/websocket.c */
     srv.handle[BFF_ROUTE_HANDLER] = agg_start;
     srv.handle[BFF_ROUTE_STATIC] = static_serve;
     srv.started_at = bff_unix_now();

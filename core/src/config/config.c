@@ -2131,6 +2131,12 @@ static void route(struct ctx *c, const yaml_node_t *n, struct bff_route_conf *r)
         boolean(c, v[WS], "websocket", &r->websocket);
         if (kinds == 1 && !v[SERVICE])
             err(c, v[WS], "websocket: applies to service: routes only");
+        else if (r->websocket && r->service >= 0 && c->cfg->services[r->service].url &&
+                 strncasecmp(c->cfg->services[r->service].url, "https://", 8) == 0)
+            err(c, v[WS],
+                "websocket: the service %s is https://; WebSockets are spliced to "
+                "http:// services only (docs/streaming.md)",
+                c->cfg->services[r->service].name);
     }
     if (v[STREAMS]) {
         u32(c, v[STREAMS], "max_streams", &r->max_streams, 1, 10000000);

@@ -335,6 +335,8 @@ static int start_daemon(struct bff_worker *w)
     struct MHD_OptionItem    tls[FRONT_TLS_NOPTS] = {{MHD_OPTION_END, 0, NULL}};
     unsigned                 flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 
+    flags |= MHD_ALLOW_UPGRADE; /* WebSocket (handlers/websocket.c) */
+
     if (limit < 16)
         limit = 16;
     w->mhd_tls = w->snap->tls != NULL; /* HTTPS: tls: at start (docs/operations.md) */

@@ -28,6 +28,7 @@
 #include "front/front.h"
 #include "front/tls.h"
 #include "handlers/handlers.h"
+#include "handlers/websocket.h"
 #include "loop/worker.h"
 #include "pipeline/ratelimit.h"
 #include "request/request.h"
@@ -269,6 +270,11 @@ void *worker_main(void *arg)
             case TAG_MHD:
                 run_mhd = 1;
                 break;
+            case TAG_WS_UP:
+            case TAG_WS_CLIENT:
+            case TAG_WS_TIMER:
+                ws_worker_event(w, u, evs[i].events);
+                break;
             case TAG_NONE:
                 break;
             }
@@ -296,7 +302,8 @@ void *worker_main(void *arg)
     /* stopping: answer whatever still waits, end the streams (their last
      * chunk, flushed for half a second at most), then let the daemon close
      * it all */
-    front_abort_all(w);
+    front_abort_all(w); /* WebSockets too: each request's cancel closes it */
+    ws_worker_cleanup(w);
     MHD_run(w->mhd);
     for (uint64_t until = bff_now_ms() + STOP_FLUSH_MS; w->nstreams && bff_now_ms() < until;) {
         epoll_wait(w->epfd, evs, 128, 10);

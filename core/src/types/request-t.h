@@ -21,6 +21,7 @@ struct rl_req;
 struct idem_req;
 struct req_stream;
 struct proxy_stream;
+struct bff_ws;
 
 #define REQ_MAX_RHDRS 8
 
@@ -118,6 +119,7 @@ struct bff_request {
     struct bff_agg              *agg;       /* handlers/agg.c */
     struct rl_req               *rl;        /* pipeline/ratelimit.c */
     struct idem_req             *idem;      /* pipeline/idempotency.c */
+    struct bff_ws               *ws;        /* handlers/websocket.c */
 };
 
 #endif

@@ -20,6 +20,10 @@ enum bff_tag {
     TAG_RL = 6,       /* | fd: the worker's Redis connection (pipeline/ratelimit) */
     TAG_RL_TIMER = 7, /* rate-limit store deadlines (pipeline/ratelimit) */
     TAG_CLIENT = 8,   /* | request pointer: a waiting client's socket (request/) */
+    /* WebSockets (handlers/websocket.c) */
+    TAG_WS_UP = 9,     /* | WebSocket pointer: its service's socket */
+    TAG_WS_CLIENT = 10, /* | WebSocket pointer: its client's upgraded socket */
+    TAG_WS_TIMER = 11, /* the worker's WebSocket deadline sweep */
 };
 
 /* The epoll_data.u64 value of @tag with @payload. */

@@ -16,6 +16,7 @@ struct res_registry;
 struct up_retry;
 struct up_cache;
 struct rl_worker;
+struct ws_worker;
 struct MHD_Daemon;
 
 struct bff_server {
@@ -85,6 +86,7 @@ struct bff_worker {
     void                *tok;         /* json_tokener reused for every part (handlers/agg.c) */
     struct bff_request  *free_reqs;   /* finished requests kept for reuse (front/front.c) */
     unsigned             nfree_reqs;
+    struct ws_worker    *ws;          /* open WebSockets, their timer (handlers/websocket.c) */
 };
 
 #endif

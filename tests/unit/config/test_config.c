@@ -617,6 +617,8 @@ START_TEST(ok_stream_keys)
     bff_config_free(c);
     expect_err("routes:\n  - { path: /, static: www, websocket: true }\n",
                "t.yaml:2:40: websocket: applies to service: routes only");
+    expect_err_prefix("routes:\n  - { path: /a, service: https://a:1, websocket: true }\n",
+                      "t.yaml:2:50: websocket: the service https://a:1 is https://");
     expect_err("routes:\n  - { path: /a, service: http://a:1, max_streams: 0 }\n",
                "t.yaml:2:51: max_streams \"0\": must be a whole number from 1 to 10000000");
     expect_err_prefix("services:\n  s: { url: http://s:1, idle_timeout: 0 }\n"
