@@ -528,13 +528,16 @@ static int run_sse(int port, const char *path, int k, int upport, int pid)
                 }
                 c->len += (size_t)r;
                 c->buf[c->len] = '\0';
-                if (c->state == 1 && strstr(c->buf, ": ping\n\n")) {
-                    if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0) {
-                        failed++;
-                    } else {
-                        pinged++;
-                    }
-                    pending--;
+                if (c->state == 1 && strstr(c->buf, "\r\n\r\n") &&
+                    strncmp(c->buf, "HTTP/1.1 200", 12) != 0) {
+                    if (!failed)
+                        fprintf(stderr, "stream-bench: a stream was refused: %.60s\n", c->buf);
+                    failed++, pending--;
+                    epoll_ctl(e, EPOLL_CTL_DEL, c->fd, NULL);
+                    close(c->fd);
+                    c->state = -1;
+                } else if (c->state == 1 && strstr(c->buf, ": ping\n\n")) {
+                    pinged++, pending--;
                     c->state = 2;
                     c->len = 0;
                 }
@@ -580,7 +583,7 @@ static int run_sse(int port, const char *path, int k, int upport, int pid)
         if (s[i].state >= 0 && s[i].fd > 0)
             close(s[i].fd);
     free(s);
-    return got == k ? 0 : 1;
+    return got == k && !failed ? 0 : 1;
 }
 
 int main(int argc, char **argv)

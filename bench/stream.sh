@@ -13,12 +13,14 @@
 # Rows: MiB, seconds, MiB/s, the gateway's CPU (utime+stime from /proc, all
 # threads) in ms and in ms per MiB, its VmRSS before and after and the growth
 # of its VmHWM (the peak, reset to VmRSS before each row) over the row, in KiB.
-#   sse K      K event streams open at once through one worker (ulimit -n is
-#              raised to 65536; the route's max_streams, the service's
-#              max_in_flight and limits.max_connections are 30000): the
-#              gateway's VmRSS before and with all K open, KiB per stream, the
-#              time to open them, and the time from the service sending one
-#              event to each stream until the last of the K got it.
+#   sse K      K event streams open at once through one worker, a fresh
+#              gateway for each K: its VmRSS before and with all K open, KiB
+#              per stream, the time to open them, and the time from the
+#              service sending one event to each stream until the last of the
+#              K got it. ulimit -n is raised to 65536; the route's
+#              max_streams, the service's max_in_flight and
+#              limits.max_connections are 30000, its connect_timeout 5s (past
+#              a SYN retransmit when thousands of connections open at once).
 # Usage: bench/stream.sh [--label L] [--out FILE]
 #   env: SIZE_MIB (1000), KS ("1000 5000 10000"), BUILD
 #   --label L writes bench/results/stream-L.txt as well
@@ -53,25 +55,31 @@ for _ in $(seq 1 250); do
 done
 [ -n "$UP" ] || { echo "stream.sh: stream-bench upstream did not start" >&2; exit 1; }
 
-P=$(free_port); A=$(free_port)
-cat > "$RUN/stream.yaml" <<YAML
+# start_gw — a fresh gateway (GW, P, A) on the service
+start_gw() {
+  P=$(free_port); A=$(free_port)
+  cat > "$RUN/stream.yaml" <<YAML
 listen: 127.0.0.1:$P
 admin_listen: 127.0.0.1:$A
 workers: 1
 access_log: false
 limits: { max_body: 1GiB, max_connections: 30000 }
 services:
-  up: { url: "http://127.0.0.1:$UP", timeout: 30s, idle_timeout: 60s, max_in_flight: 30000, retries: 0 }
+  up: { url: "http://127.0.0.1:$UP", connect_timeout: 5s, timeout: 30s, idle_timeout: 60s, max_in_flight: 30000, retries: 0 }
 routes:
   - path: /s
     service: up
     auth: none
     max_streams: 30000
 YAML
-"$GWBIN" --config "$RUN/stream.yaml" > "$RUN/stream-gw.log" 2>&1 &
-GW=$!
-PIDS+=($GW)
-wait_http "http://127.0.0.1:$A/readyz"
+  "$GWBIN" --config "$RUN/stream.yaml" >> "$RUN/stream-gw.log" 2>&1 &
+  GW=$!
+  PIDS+=($GW)
+  wait_http "http://127.0.0.1:$A/readyz"
+}
+stop_gw() { kill -TERM "$GW"; wait "$GW" 2>/dev/null || true; }
+: > "$RUN/stream-gw.log"
+start_gw
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -120,13 +128,10 @@ SSE_HEADER="sse_K	open	failed	rss0_KiB	rss_open_KiB	KiB/stream	open_s	event_reac
 echo "$SSE_HEADER"
 SSE_ROWS=()
 for K in $KS; do
-  # the streams of the run before have ended (bounded: 30 s)
-  for _ in $(seq 1 300); do
-    o=$(curl -s "http://127.0.0.1:$A/metrics" | awk '/^bff_streams_open\{route="\/s",kind="sse"\}/ {print $2}')
-    [ "${o:-0}" = 0 ] && break
-    sleep 0.1
-  done
-  r=$("$SB" sse "$P" /s/sse "$K" "$UP" "$GW") || echo "stream.sh: sse $K: not every stream got the event" >&2
+  stop_gw; start_gw   # each K on a fresh gateway: rss0 is its RSS before any stream
+  r=$("$SB" sse "$P" /s/sse "$K" "$UP" "$GW") || {
+    echo "stream.sh: sse $K: not every stream got the event; the gateway said:" >&2
+    grep -v '"level":"info"' "$RUN/stream-gw.log" | tail -5 >&2; }
   SSE_ROWS+=("$r")
   echo "$r"
 done
