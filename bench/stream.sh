@@ -2,7 +2,7 @@
 # bench/stream.sh — streaming on a proxy route (issue 16): memory and CPU per
 # MiB streamed, and how many open event streams one worker holds.
 #
-# bff-mobile (workers: 1, access log off, max_body 1GiB) in front of
+# bff-mobile (workers: 1, access log off, max_body 2GiB) in front of
 # build/bench/stream-bench (one epoll thread on loopback), all on this
 # machine's 2 cores.
 #   download   curl -o /dev/null of SIZE_MIB MiB (Content-Length) through the
@@ -22,11 +22,11 @@
 #              limits.max_connections are 30000, its connect_timeout 5s (past
 #              a SYN retransmit when thousands of connections open at once).
 # Usage: bench/stream.sh [--label L] [--out FILE]
-#   env: SIZE_MIB (1000), KS ("1000 5000 10000"), BUILD
+#   env: SIZE_MIB (1024), KS ("1000 5000 10000"), BUILD
 #   --label L writes bench/results/stream-L.txt as well
 BENCH_NEEDS_WRK=no
 source "$(dirname "$0")/lib.sh"
-SIZE_MIB=${SIZE_MIB:-1000}
+SIZE_MIB=${SIZE_MIB:-1024}
 KS=${KS-"1000 5000 10000"}
 LABEL=
 OUT=${OUT:-}
@@ -63,7 +63,7 @@ listen: 127.0.0.1:$P
 admin_listen: 127.0.0.1:$A
 workers: 1
 access_log: false
-limits: { max_body: 1GiB, max_connections: 30000 }
+limits: { max_body: 2GiB, max_connections: 30000 }
 services:
   up: { url: "http://127.0.0.1:$UP", connect_timeout: 5s, timeout: 30s, idle_timeout: 60s, max_in_flight: 30000, retries: 0 }
 routes:
