@@ -376,6 +376,7 @@ enum mode {
     M_SSE,       /* text/event-stream: ": ping", then one event per gate step */
     M_UPLOAD,    /* reads the request body (pattern), answers {"bytes":N,"bad":M} */
     M_HOLD_HEAD, /* sends no head until the gate opens */
+    M_SLOW_READ, /* M_UPLOAD that reads no body byte until the gate opens */
 };
 
 struct up {
@@ -391,6 +392,7 @@ struct up {
     _Atomic long long first;    /* M_BYTES: bytes sent before waiting for gate 1 */
     _Atomic long long break_at; /* M_BYTES: close after these bytes (0: never) */
     _Atomic int       sndbuf;   /* SO_SNDBUF of accepted connections (0: kernel's) */
+    _Atomic int       rcvbuf;   /* SO_RCVBUF of the listener (0: kernel's) */
     _Atomic int       drip_n, drip_ms;  /* M_BYTES: size in drip_n pieces, paced */
     _Atomic int       events;   /* M_SSE: events, event i sent at gate i+1 */
     _Atomic int       sse_hold; /* M_SSE: after the events, hold until closed */
@@ -410,6 +412,7 @@ struct up {
 };
 
 static struct up up;
+static _Atomic int up_rcvbuf; /* set before up_start (setup) by a test's own start */
 
 struct conn {
     struct up *u;
@@ -593,6 +596,9 @@ static void *conn_main(void *arg)
         atomic_store(&u->rbad, 0);
         atomic_store(&u->body_done, 0);
         int mode = atomic_load(&u->mode);
+        /* a slow reader: not one body byte until the test says so */
+        while (mode == M_SLOW_READ && atomic_load(&u->gate) < 1 && !atomic_load(&u->stop))
+            sleep_ms(5);
         /* the request body, checked against the pattern, in pieces */
         int64_t last = now_us();
         while (!c->done && !atomic_load(&u->stop)) {
@@ -612,7 +618,7 @@ static void *conn_main(void *arg)
             break;
         }
         atomic_store(&u->body_done, 1);
-        if (mode == M_UPLOAD) {
+        if (mode == M_UPLOAD || mode == M_SLOW_READ) {
             char b[128];
             int  n = snprintf(b, sizeof(b), "{\"bytes\":%" PRIu64 ",\"bad\":%" PRIu64 "}",
                               c->got, c->bad);
@@ -680,6 +686,9 @@ static void up_start(struct up *u)
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(u->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    int rb = atomic_load(&up_rcvbuf);
+    if (rb > 0) /* on the listener, so that the window is small from the start */
+        setsockopt(u->lfd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
     ck_assert_int_eq(listen(u->lfd, 64), 0);
     getsockname(u->lfd, (struct sockaddr *)&a, &al);
     u->port = ntohs(a.sin_port);
@@ -1121,6 +1130,97 @@ START_TEST(upload_reaches_the_service_before_the_client_finished)
 }
 END_TEST
 
+/* A service that does not read the body pauses the client's upload: the
+ * client's sends stall before half of 64 MiB left it, the gateway's RSS stays
+ * bounded; then the service reads and gets it all, intact. */
+START_TEST(slow_service_pauses_the_upload)
+{
+    const long long n = 64 * MIB;
+    /* a service with a small receive window: a fresh one for this test */
+    up_stop(&up);
+    atomic_store(&up_rcvbuf, 64 * 1024);
+    up_start(&up);
+    gw_start(&(struct gwcfg){.idle = "1s"});
+    upload(1 * MIB, 0, 0); /* warm-up */
+    long base = rss_kib(gw.proc.pid);
+    atomic_store(&up.mode, M_SLOW_READ);
+    up_reset(&up);
+    struct hc c;
+    cli_open(&c, 16 * 1024, 0,
+             "POST /s/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n\r\n");
+    int sb = 64 * 1024;
+    setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+    uint8_t  *b = malloc(65536);
+    long long off = 0, stalled_at = -1;
+    int64_t   stall_from = 0;
+    while (off < n) {
+        size_t k = n - off < 65536 ? (size_t)(n - off) : 65536;
+        pat_fill(b, (uint64_t)off, k);
+        size_t done = 0;
+        while (done < k) {
+            struct pollfd pf = {c.fd, POLLOUT, 0};
+            if (poll(&pf, 1, 300) == 0) {
+                /* no room for 300 ms: the upload is held back */
+                ck_assert_msg(stalled_at >= 0 || atomic_load(&up.gate) == 0,
+                              "the upload stalled after the service read on");
+                if (stalled_at < 0) {
+                    stalled_at = off + (long long)done;
+                    stall_from = now_us();
+                }
+                /* held for 1.5 s, past idle_timeout (the gateway holds the
+                 * client, the service holds the gateway) */
+                if (now_us() - stall_from > 1500000 && atomic_load(&up.gate) == 0) {
+                    long rss = rss_kib(gw.proc.pid);
+                    printf("stream: slow service: the upload stalled after %lld KiB; gateway "
+                           "RSS %ld -> %ld KiB\n", stalled_at / KIB, base, rss);
+                    ck_assert_msg(rss - base < rss_bound_kib(),
+                                  "RSS grew %ld KiB while the service did not read", rss - base);
+                    ck_assert_int_eq(atomic_load(&up.recvd), 0);
+                    atomic_store(&up.gate, 1);
+                }
+                ck_assert_msg(now_us() - stall_from < 30000000, "the upload never resumed");
+                continue;
+            }
+            ssize_t w = send(c.fd, b + done, k - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ck_assert_msg(w > 0 || errno == EAGAIN, "upload send: %s", strerror(errno));
+            if (w > 0)
+                done += (size_t)w;
+        }
+        off += (long long)k;
+    }
+    free(b);
+    ck_assert_msg(stalled_at >= 0 && stalled_at < n / 2,
+                  "the client sent %lld of %lld bytes while the service read none",
+                  stalled_at < 0 ? n : stalled_at, n);
+    ck_assert_int_eq(hc_head(&c, 0, 30000), 0);
+    hc_body(&c, 0, NULL, 5000);
+    ck_assert_int_eq(c.status, 200);
+    ck_assert_str_eq(c.text, "{\"bytes\":67108864,\"bad\":0}");
+    hc_free(&c);
+}
+END_TEST
+
+/* An HTTP/1.0 client of a chunked answer: no chunked framing (1.0 has none),
+ * the body up to the close, intact. */
+START_TEST(http10_client_gets_the_body_up_to_the_close)
+{
+    gw_start(&(struct gwcfg){0});
+    atomic_store(&up.mode, M_BYTES);
+    atomic_store(&up.size, 3 * MIB);
+    atomic_store(&up.chunked, 1);
+    struct hc c;
+    cli_open(&c, 0, 1, "GET /s/data HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    ck_assert_int_eq(hc_head(&c, 0, 5000), 0);
+    ck_assert_int_eq(c.status, 200);
+    ck_assert_msg(!hc_hdr(&c, "Transfer-Encoding"), "chunked to an HTTP/1.0 client: %s", c.head);
+    hc_body(&c, 0, NULL, 10000);
+    ck_assert_msg(c.clen >= 0 ? c.done : c.eof, "the body did not end (eof %d)", c.eof);
+    ck_assert_int_eq(c.got, 3 * MIB);
+    ck_assert_int_eq(c.bad, 0);
+    hc_free(&c);
+}
+END_TEST
+
 /* limits.max_body bounds both directions: a streamed answer past it ends
  * early, an upload with Content-Length past it is a 413 without reaching the service. */
 START_TEST(max_body_bounds_streams_both_ways)
@@ -1522,6 +1622,8 @@ int main(void)
     ADD(slow_client_pauses_the_service);
     ADD(upload_200mib_streams_with_bounded_rss);
     ADD(upload_reaches_the_service_before_the_client_finished);
+    ADD(slow_service_pauses_the_upload);
+    ADD(http10_client_gets_the_body_up_to_the_close);
     ADD(max_body_bounds_streams_both_ways);
     if (getenv("E2E_STREAM_KNOWN_BROKEN"))
         ADD(chunked_upload_past_max_body_is_a_413);
