@@ -393,6 +393,7 @@ struct up {
     _Atomic long long break_at; /* M_BYTES: close after these bytes (0: never) */
     _Atomic int       sndbuf;   /* SO_SNDBUF of accepted connections (0: kernel's) */
     _Atomic int       rcvbuf;   /* SO_RCVBUF of the listener (0: kernel's) */
+    _Atomic int       fail_left; /* M_BYTES: answer 503 (100 KiB body) this many times first */
     _Atomic int       drip_n, drip_ms;  /* M_BYTES: size in drip_n pieces, paced */
     _Atomic int       events;   /* M_SSE: events, event i sent at gate i+1 */
     _Atomic int       sse_hold; /* M_SSE: after the events, hold until closed */
@@ -517,6 +518,19 @@ static int serve_bytes(struct up *u, struct hc *c)
     if (drip_n > 0)
         piece = (size_t)(size / drip_n);
     b = realloc(b, piece ? piece : 1);
+    if (atomic_load(&u->fail_left) > 0) {
+        atomic_fetch_sub(&u->fail_left, 1);
+        if (up_sendf(u, c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                           "Content-Length: %d\r\n\r\n", 100 * 1024))
+            goto out;
+        for (int i = 0; i < 100 * 1024; i += 4096) {
+            pat_fill(b, (uint64_t)i, 4096);
+            if (up_piece(u, c, 0, b, 4096) != 0)
+                goto out;
+        }
+        rc = 0;
+        goto out;
+    }
     if (chunked ? up_sendf(u, c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                                  "Transfer-Encoding: chunked\r\n\r\n")
                 : up_sendf(u, c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
@@ -734,7 +748,7 @@ static int          asan; /* the gateway runs under ASan: its allocator keeps mo
 
 struct gwcfg {
     const char *timeout, *idle, *max_body, *drain;
-    int         max_streams;
+    int         max_streams, retries;
 };
 
 static void gw_start(const struct gwcfg *o)
@@ -749,14 +763,14 @@ static void gw_start(const struct gwcfg *o)
              "limits: { max_body: %s, client_timeout: 30s }\n"
              "services:\n"
              "  up: { url: \"http://127.0.0.1:%d\", timeout: %s, idle_timeout: %s, "
-             "retries: 0 }\n"
+             "retries: %d }\n"
              "routes:\n"
              "  - path: /s\n"
              "    service: up\n"
              "    auth: none\n"
              "    max_streams: %d\n",
              o->drain ? o->drain : "10s", o->max_body ? o->max_body : "2GiB", up.port,
-             o->timeout ? o->timeout : "5s", o->idle ? o->idle : "10s",
+             o->timeout ? o->timeout : "5s", o->idle ? o->idle : "10s", o->retries,
              o->max_streams ? o->max_streams : 1000);
     ck_assert_int_eq(h_bff_start(&gw, "bff-mobile/bff-mobile", dir, yaml, NULL), 0);
     gw_up = 1;
@@ -1221,6 +1235,18 @@ START_TEST(http10_client_gets_the_body_up_to_the_close)
 }
 END_TEST
 
+/* A 5xx answer stays buffered, so a retry can still replace it: the service
+ * answers 503 with 100 KiB first, then 200; the client sees only the 200. */
+START_TEST(five_xx_is_buffered_and_retried)
+{
+    gw_start(&(struct gwcfg){.retries = 1});
+    atomic_store(&up.fail_left, 1);
+    fetch_checked(1 * MIB, 0, 0);
+    ck_assert_int_eq(atomic_load(&up.requests), 2);
+    ck_assert_int_eq(atomic_load(&up.fail_left), 0);
+}
+END_TEST
+
 /* limits.max_body bounds both directions: a streamed answer past it ends
  * early, an upload with Content-Length past it is a 413 without reaching the service. */
 START_TEST(max_body_bounds_streams_both_ways)
@@ -1624,6 +1650,7 @@ int main(void)
     ADD(upload_reaches_the_service_before_the_client_finished);
     ADD(slow_service_pauses_the_upload);
     ADD(http10_client_gets_the_body_up_to_the_close);
+    ADD(five_xx_is_buffered_and_retried);
     ADD(max_body_bounds_streams_both_ways);
     if (getenv("E2E_STREAM_KNOWN_BROKEN"))
         ADD(chunked_upload_past_max_body_is_a_413);
