@@ -611,8 +611,16 @@ static void *conn_main(void *arg)
         atomic_store(&u->body_done, 0);
         int mode = atomic_load(&u->mode);
         /* a slow reader: not one body byte until the test says so */
-        while (mode == M_SLOW_READ && atomic_load(&u->gate) < 1 && !atomic_load(&u->stop))
-            sleep_ms(5);
+        int gone = 0;
+        while (mode == M_SLOW_READ && atomic_load(&u->gate) < 1 && !atomic_load(&u->stop) &&
+               !gone) {
+            struct pollfd p = {c->fd, POLLRDHUP, 0}; /* a close, not the pending body */
+            gone = poll(&p, 1, 5) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+        }
+        if (gone) {
+            up_closed(u);
+            break;
+        }
         /* the request body, checked against the pattern, in pieces */
         int64_t last = now_us();
         while (!c->done && !atomic_load(&u->stop)) {
@@ -1155,7 +1163,8 @@ END_TEST
 
 /* A service that does not read the body pauses the client's upload: the
  * client's sends stall before half of 64 MiB left it, the gateway's RSS stays
- * bounded; then the service reads and gets it all, intact. */
+ * bounded; then (1.5 s later, within idle_timeout: 3s) the service reads and
+ * gets it all, intact. */
 START_TEST(slow_service_pauses_the_upload)
 {
     const long long n = 64 * MIB;
@@ -1163,7 +1172,7 @@ START_TEST(slow_service_pauses_the_upload)
     up_stop(&up);
     atomic_store(&up_rcvbuf, 64 * 1024);
     up_start(&up);
-    gw_start(&(struct gwcfg){.idle = "1s"});
+    gw_start(&(struct gwcfg){.idle = "3s"});
     upload(1 * MIB, 0, 0); /* warm-up */
     long base = rss_kib(gw.proc.pid);
     atomic_store(&up.mode, M_SLOW_READ);
@@ -1190,8 +1199,8 @@ START_TEST(slow_service_pauses_the_upload)
                     stalled_at = off + (long long)done;
                     stall_from = now_us();
                 }
-                /* held for 1.5 s, past idle_timeout (the gateway holds the
-                 * client, the service holds the gateway) */
+                /* held for 1.5 s (the gateway holds the client, the service
+                 * holds the gateway) */
                 if (now_us() - stall_from > 1500000 && atomic_load(&up.gate) == 0) {
                     long rss = rss_kib(gw.proc.pid);
                     printf("stream: slow service: the upload stalled after %lld KiB; gateway "
@@ -1220,6 +1229,46 @@ START_TEST(slow_service_pauses_the_upload)
     ck_assert_int_eq(c.status, 200);
     ck_assert_str_eq(c.text, "{\"bytes\":67108864,\"bad\":0}");
     hc_free(&c);
+}
+END_TEST
+
+/* A service that stops taking the body for longer than idle_timeout is cut:
+ * the client's upload ends (an error answer or a close) within a bound, and
+ * when the service reads on it finds its body ended early, never complete.
+ * (It cannot see the close before it reads: the gateway's close waits behind
+ * the bytes the service has not taken.) */
+START_TEST(service_not_reading_the_body_is_cut_after_idle_timeout)
+{
+    up_stop(&up);
+    atomic_store(&up_rcvbuf, 64 * 1024);
+    up_start(&up);
+    gw_start(&(struct gwcfg){.idle = "1s"});
+    atomic_store(&up.mode, M_SLOW_READ);
+    struct hc c;
+    cli_open(&c, 16 * 1024, 0,
+             "POST /s/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n\r\n");
+    uint8_t *b = malloc(65536);
+    int      r = 0;
+    int64_t  t = now_us();
+    for (long long off = 0; off < 64 * MIB && r == 0; off += 65536) {
+        pat_fill(b, (uint64_t)off, 65536);
+        r = send_all(c.fd, b, 65536, 10000, 1);
+    }
+    free(b);
+    ck_assert_msg(r != 0, "all 64 MiB went out while the service read nothing");
+    int got_head = hc_head(&c, 0, 10000) == 0;
+    printf("stream: a service not reading the body: the client's upload ended after %.0f ms "
+           "with %s\n", (double)(now_us() - t) / 1000.0,
+           got_head ? c.head : c.eof ? (c.err ? "a reset" : "a close") : "nothing");
+    ck_assert_msg(got_head ? c.status >= 500 : c.eof,
+                  "the client's upload did not end: no answer, no close in 10 s");
+    hc_free(&c);
+    /* the service reads on: what is queued, then the end of a short body */
+    atomic_store(&up.gate, 1);
+    ck_assert_msg(wait_flag(&up.peer_closed, 10000),
+                  "the service read on and its connection stayed open");
+    ck_assert_int_eq(atomic_load(&up.body_done), 0);
+    ck_assert_int_lt(atomic_load(&up.recvd), 64 * MIB);
 }
 END_TEST
 
@@ -1658,6 +1707,7 @@ int main(void)
     ADD(upload_200mib_streams_with_bounded_rss);
     ADD(upload_reaches_the_service_before_the_client_finished);
     ADD(slow_service_pauses_the_upload);
+    ADD(service_not_reading_the_body_is_cut_after_idle_timeout);
     ADD(http10_client_gets_the_body_up_to_the_close);
     ADD(five_xx_is_buffered_and_retried);
     ADD(max_body_bounds_streams_both_ways);
