@@ -20,6 +20,15 @@ void agg_worker_cleanup(struct bff_worker *w);
 /* Static route: serves a file under the route's folder (static.c). */
 void static_serve(struct bff_request *r);
 
+/* What @r becomes when forwarded to its route's service with @method: the
+ * path and query the service gets (*@path_query: the route's prefix cut
+ * with strip_prefix) and the header lines it carries (*@lines, *@nlines,
+ * "Name: value" in request memory): the client's end-to-end fields,
+ * X-Forwarded-For/-Proto/-Host and the identity lines. 0, BFF_ENOMEM, or
+ * BFF_EINVAL when the identity cannot be signed (identity_headers). */
+int proxy_forward(struct bff_request *r, const char *method, const char **path_query,
+                  const char ***lines, size_t *nlines);
+
 /* Builds the upstream identity headers for @r into @out ("Name: value"
  * lines in request memory), for a call of @method on @path_query of the
  * service at @service_url (the signature covers the URL's own base path too,

@@ -309,20 +309,16 @@ static void proxy_cancel(struct bff_request *r)
     }
 }
 
-void proxy_start(struct bff_request *r)
+int proxy_forward(struct bff_request *r, const char *method, const char **path_query,
+                  const char ***lines, size_t *nlines)
 {
-    const struct bff_config       *cfg = r->snap->cfg;
-    const struct bff_service_conf *svc = &cfg->services[r->route->service];
-    struct up_call                *c = bff_arena_alloc(&r->arena, sizeof(*c));
+    const struct bff_service_conf *svc = &r->snap->cfg->services[r->route->service];
     const char                    *path = r->path;
     /* a line per client header, then X-Forwarded-For/-Proto/-Host and the
      * identity lines (at most 8: identity_headers) */
     size_t                         ncopy = req_header_count(r), cap = ncopy + 3 + 8;
     struct hdr_ctx                 hc;
 
-    if (!c)
-        goto oom;
-    memset(c, 0, sizeof(*c));
     if (r->route->strip_prefix) {
         path = r->path + r->prefix_len;
         if (r->prefix_len == 1) /* route "/" */
@@ -332,12 +328,10 @@ void proxy_start(struct bff_request *r)
     }
     const char *pq = r->query ? bff_arena_cat(&r->arena, path, "?", r->query, NULL)
                               : path;
-    c->url = bff_arena_cat(&r->arena, svc->url, pq, NULL);
-    c->headers = NULL;
     hc = (struct hdr_ctx){r, req_header(r, "Connection"), NULL, 0, ncopy, NULL};
     hc.out = bff_arena_alloc(&r->arena, cap * sizeof(char *));
-    if (!pq || !c->url || !hc.out)
-        goto oom;
+    if (!pq || !hc.out)
+        return BFF_ENOMEM;
     req_each_header(r, copy_hdr, &hc);
     const char *host = req_header(r, "Host");
     hc.out[hc.n++] = bff_arena_cat(&r->arena, "X-Forwarded-For: ", hc.xff ? hc.xff : "",
@@ -347,23 +341,46 @@ void proxy_start(struct bff_request *r)
         hc.out[hc.n++] = bff_arena_cat(&r->arena, "X-Forwarded-Host: ", host, NULL);
     const char *idh[8];
     size_t      ni = 0;
-    int         irc = identity_headers(r, r->method, svc->url, pq, idh, &ni);
-    if (irc == BFF_EINVAL) {
-        req_problem(r, 500, "the forwarded identity cannot be signed", NULL, 0);
-        return;
-    }
+    int         irc = identity_headers(r, method, svc->url, pq, idh, &ni);
     if (irc)
-        goto oom;
+        return irc;
     for (size_t i = 0; i < ni && hc.n < cap; i++)
         hc.out[hc.n++] = idh[i];
     for (size_t i = 0; i < hc.n; i++)
         if (!hc.out[i])
-            goto oom;
+            return BFF_ENOMEM;
+    *path_query = pq;
+    *lines = hc.out;
+    *nlines = hc.n;
+    return 0;
+}
+
+void proxy_start(struct bff_request *r)
+{
+    const struct bff_config       *cfg = r->snap->cfg;
+    const struct bff_service_conf *svc = &cfg->services[r->route->service];
+    struct up_call                *c = bff_arena_alloc(&r->arena, sizeof(*c));
+    const char                    *pq, **lines;
+    size_t                         nlines;
+
+    if (!c)
+        goto oom;
+    memset(c, 0, sizeof(*c));
+    int frc = proxy_forward(r, r->method, &pq, &lines, &nlines);
+    if (frc == BFF_EINVAL) {
+        req_problem(r, 500, "the forwarded identity cannot be signed", NULL, 0);
+        return;
+    }
+    if (frc)
+        goto oom;
+    c->url = bff_arena_cat(&r->arena, svc->url, pq, NULL);
+    if (!c->url)
+        goto oom;
 
     c->method = r->method;
     c->head = r->mbit == BFF_M_HEAD;
-    c->headers = hc.out;
-    c->nheaders = hc.n;
+    c->headers = lines;
+    c->nheaders = nlines;
     c->body = r->body;
     c->body_len = r->body_len;
     /* streams unless the answer is one to keep (cache:, Idempotency-Key) */

@@ -1082,31 +1082,6 @@ void ws_or_proxy_start(struct bff_request *r)
         proxy_start(r);
 }
 
-struct hdr_ctx {
-    struct bff_request *r;
-    const char         *conn;
-    char               *out;
-    const char         *xff;
-    int                 oom;
-};
-
-static int copy_hdr(void *cls, const char *name, const char *value)
-{
-    struct hdr_ctx *c = cls;
-    if (strcasecmp(name, "X-Forwarded-For") == 0) {
-        c->xff = value;
-        return 1;
-    }
-    if (!bff_header_forward_request(name, c->conn))
-        return 1; /* hop-by-hop (Upgrade, Connection: ours below), identity, ... */
-    c->out = bff_arena_cat(&c->r->arena, c->out, name, ": ", value, "\r\n", NULL);
-    if (!c->out) {
-        c->oom = 1;
-        return 0;
-    }
-    return 1;
-}
-
 /* "http://host:port/base": host (IPv6 without brackets), port, and the
  * Host field ("host:port" as written). Returns 0 or -1. */
 static int url_split(struct bff_arena *a, const char *url, char **host, char **port,
@@ -1262,52 +1237,33 @@ void ws_start(struct bff_request *r)
     if (!ws->p[0].buf || !ws->p[1].buf || !ws->in)
         goto oom;
 
-    /* the upgrade request, as proxy.c builds a forwarded one */
-    const char *path = r->path;
-    if (r->route->strip_prefix) {
-        path = r->prefix_len == 1 ? r->path : r->path + r->prefix_len;
-        if (*path == '\0')
-            path = "/";
-    }
-    const char *pq =
-        r->query ? bff_arena_cat(&r->arena, path, "?", r->query, NULL) : path;
-    const char    *base = strchr(svc->url + 7, '/');
-    const char    *target = base ? bff_arena_cat(&r->arena, base, pq, NULL) : pq;
-    struct hdr_ctx hc = {r, req_header(r, "Connection"), NULL, NULL, 0};
-    if (!pq || !target)
-        goto oom;
-    hc.out = bff_arena_cat(&r->arena, "GET ", target, " HTTP/1.1\r\nHost: ", hostfield,
-                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", NULL);
-    if (!hc.out)
-        goto oom;
-    req_each_header(r, copy_hdr, &hc);
-    if (hc.oom)
-        goto oom;
-    const char *chost = req_header(r, "Host");
-    const char *idh[8];
-    size_t      ni = 0;
-    int         irc = identity_headers(r, "GET", svc->url, pq, idh, &ni);
-    if (irc == BFF_EINVAL) {
+    /* the upgrade request: what proxy.c forwards, in a head of our own */
+    const char  *pq, **lines;
+    size_t       nlines;
+    int          frc = proxy_forward(r, "GET", &pq, &lines, &nlines);
+    if (frc == BFF_EINVAL) {
         finish(ws, METRICS_END_BROKEN);
         req_problem(r, 500, "the forwarded identity cannot be signed", NULL, 0);
         return;
     }
-    if (irc)
+    if (frc)
         goto oom;
-    hc.out = bff_arena_cat(&r->arena, hc.out, "X-Forwarded-For: ", hc.xff ? hc.xff : "",
-                           hc.xff ? ", " : "", r->client_ip,
-                           "\r\nX-Forwarded-Proto: http\r\n", NULL);
-    if (hc.out && chost)
-        hc.out =
-            bff_arena_cat(&r->arena, hc.out, "X-Forwarded-Host: ", chost, "\r\n", NULL);
-    for (size_t i = 0; i < ni && hc.out; i++)
-        hc.out = bff_arena_cat(&r->arena, hc.out, idh[i], "\r\n", NULL);
-    if (hc.out)
-        hc.out = bff_arena_cat(&r->arena, hc.out, "\r\n", NULL);
-    if (!hc.out)
+    const char *base = strchr(svc->url + 7, '/');
+    const char *target = base ? bff_arena_cat(&r->arena, base, pq, NULL) : pq;
+    char       *out = target ? bff_arena_cat(&r->arena, "GET ", target,
+                                             " HTTP/1.1\r\nHost: ", hostfield,
+                                             "\r\nUpgrade: websocket\r\nConnection: "
+                                             "Upgrade\r\n",
+                                             NULL)
+                             : NULL;
+    for (size_t i = 0; i < nlines && out; i++)
+        out = bff_arena_cat(&r->arena, out, lines[i], "\r\n", NULL);
+    if (out)
+        out = bff_arena_cat(&r->arena, out, "\r\n", NULL);
+    if (!out)
         goto oom;
-    ws->req = hc.out;
-    ws->req_len = strlen(hc.out);
+    ws->req = out;
+    ws->req_len = strlen(out);
 
     /* the connection: a literal address is not looked up; a host name is
      * resolved here, on the worker (docs/streaming.md) */
