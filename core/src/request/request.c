@@ -136,6 +136,20 @@ void req_response_headers(struct bff_request *r, void *resp_, const char *conten
         MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
 }
 
+void req_set_answer(struct bff_request *r, void *resp, int status, size_t bytes_out)
+{
+    r->resp = resp;
+    r->status = status;
+    r->bytes_out = bytes_out;
+    r->answered = 1;
+    req_unwatch(r);
+    if (r->suspended) {
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
+        r->w->mhd_resumed = 1;
+    }
+}
+
 void req_respond(struct bff_request *r, int status, const char *content_type, char *body,
                  size_t len, int body_malloced, const struct bff_hdr *hdrs, size_t nhdrs)
 {
@@ -174,16 +188,7 @@ void req_respond(struct bff_request *r, int status, const char *content_type, ch
          status == 408 || status == 413 || status == 414 || status == 431 || status == 501 ||
          status == 505))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    r->resp = resp;
-    r->status = status;
-    r->bytes_out = len;
-    r->answered = 1;
-    req_unwatch(r);
-    if (r->suspended) {
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-        r->w->mhd_resumed = 1;
-    }
+    req_set_answer(r, resp, status, len);
 }
 
 void req_problem(struct bff_request *r, int status, const char *detail,

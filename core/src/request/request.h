@@ -32,6 +32,10 @@ void req_each_header(struct bff_request *r,
  * step, a handler or an upstream completion (it resumes the connection). A
  * request answers once; later calls are ignored. A step that set
  * r->on_answer sees the answer first (once). */
+/* @r's answer is libmicrohttpd response @resp (queued at the daemon's next
+ * call, which a suspended request is resumed for): every kind of answer
+ * (plain, streamed, upgrade) ends here. */
+void req_set_answer(struct bff_request *r, void *resp, int status, size_t bytes_out);
 /* Adds to libmicrohttpd response @resp what every answer carries, in this
  * order: Content-Type, @hdrs, X-Request-Id, the pushed headers. */
 void req_response_headers(struct bff_request *r, void *resp, const char *content_type,

@@ -186,17 +186,8 @@ int req_stream_begin(struct bff_request *r, int status, const char *content_type
         MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     if (atomic_load_explicit(&r->w->srv->draining, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    r->resp = resp;
-    r->status = status;
-    r->bytes_out = 0;
-    r->answered = 1;
     r->w->nstreams++;
-    req_unwatch(r);
-    if (r->suspended) {
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-        r->w->mhd_resumed = 1;
-    }
+    req_set_answer(r, resp, status, 0);
     return 0;
 }
 

@@ -50,25 +50,9 @@ int req_respond_upgrade(struct bff_request *r, const struct bff_hdr *hdrs, size_
     resp = MHD_create_response_for_upgrade(on_upgraded, u);
     if (!resp)
         return BFF_ENOMEM;
-    for (size_t i = 0; i < nhdrs; i++)
-        if (MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value) != MHD_YES) {
-            MHD_destroy_response(resp);
-            return BFF_ENOMEM;
-        }
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    for (unsigned i = 0; i < r->nrhdrs; i++)
-        MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+    req_response_headers(r, resp, NULL, hdrs, nhdrs);
     /* no Connection: close while draining: an upgrade cannot carry it */
-    r->resp = resp;
-    r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
-    r->bytes_out = 0;
-    r->answered = 1;
-    req_unwatch(r);
-    if (r->suspended) {
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-        r->w->mhd_resumed = 1;
-    }
+    req_set_answer(r, resp, MHD_HTTP_SWITCHING_PROTOCOLS, 0);
     return 0;
 }
 
