@@ -149,6 +149,11 @@ own.on('upgrade', (req, sock, head) => {
       'Transfer-Encoding: chunked\r\n\r\n9\r\n{"error":\r\n12\r\n"no_upgrade_here"}\r\n0\r\n\r\n');
     return;
   }
+  if (req.url.startsWith('/badhead')) { // a field name with a space: not a field line
+    sock.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
+      'Connection: Upgrade\r\nBad Name: x\r\n\r\n');
+    return;
+  }
   wss.handleUpgrade(req, sock, head, (ws) => {
     ownSockets.push(ws);
     ws.closedAt = null;
@@ -223,6 +228,10 @@ routes:
     auth: required
     websocket: true
   - path: /plain
+    service: own
+    auth: required
+    websocket: true
+  - path: /badhead
     service: own
     auth: required
     websocket: true
@@ -384,6 +393,12 @@ await step('a service that does not switch: its answer passed on (chunked, decod
   const r = await connect(`${base}/plain`, { headers: auth });
   assert.equal(r.refused, 403);
   assert.deepEqual(JSON.parse(r.body), { error: 'no_upgrade_here' });
+});
+
+await step('a service whose 101 head has an invalid field line: 502 problem+json', async () => {
+  const r = await connect(`${base}/badhead`, { headers: auth });
+  assert.equal(r.refused, 502);
+  assert.equal(r.headers['content-type'], 'application/problem+json');
 });
 
 await step('a service that refuses the connection: 502 problem+json', async () => {

@@ -42,6 +42,7 @@
 
 #include "base/rand.h"
 #include "bff/err.h"
+#include "bff/http_strict.h"
 #include "bff/headers.h"
 #include "bff/util.h"
 #include "handlers/handlers.h"
@@ -159,12 +160,6 @@ static int key_valid(const char *k)
     return (strchr(b64, k[21]) - b64) % 16 == 0;
 }
 
-static int tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 struct ws_head {
     int            status;
     struct bff_hdr h[WS_MAX_HEADERS];
@@ -196,30 +191,22 @@ static int parse_head(char *buf, size_t end, struct ws_head *h)
     if (p >= lim || p[1] != '\n')
         return -1;
     p += 2;
-    while (p < lim) {
-        char *name = p, *colon, *v, *e;
-        while (p < lim && tchar((unsigned char)*p))
-            p++;
-        if (p == name || *p != ':' || h->n >= WS_MAX_HEADERS)
+    while (p < lim) { /* each field line held to the proxy's rule (http_strict) */
+        char *eol = memchr(p, '\r', (size_t)(lim - p)), *colon, *v, *e;
+        if (!eol || eol[1] != '\n' || h->n >= WS_MAX_HEADERS ||
+            bff_http_check_field_line(p, (size_t)(eol - p)) != 0)
             return -1; /* obs-fold, a blank before the colon, too many fields */
-        colon = p++;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        v = p;
-        while (p < lim && *p != '\r') {
-            if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-                return -1;
-            p++;
-        }
-        if (p >= lim + 2 || p[1] != '\n')
-            return -1;
-        e = p;
+        colon = memchr(p, ':', (size_t)(eol - p));
+        v = colon + 1;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        e = eol;
         while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
         *colon = '\0';
         *e = '\0';
-        h->h[h->n++] = (struct bff_hdr){name, v};
-        p += 2;
+        h->h[h->n++] = (struct bff_hdr){p, v};
+        p = eol + 2;
     }
     return 0;
 }
