@@ -59,6 +59,11 @@ long        shop_order_find(const char *id); /* its index, or -1 */
 const char *shop_order_id(size_t i);
 const char *shop_order_owner(size_t i);
 const char *shop_order_seed_status(size_t i);
+/* Where an order's answers read its current status (shop_sse.c's, handed
+ * in by main so that the routes call nothing above them); NULL or unset:
+ * the seed status. */
+typedef const char *(*shop_status_fn)(size_t i, char *buf, size_t len);
+void shop_order_status_source(shop_status_fn fn);
 const char *shop_order_created(size_t i);
 /* 1 when the caller of @rq may see an order of @owner: theirs, or support. */
 int shop_may_see(const struct shop_req *rq, const char *owner);

@@ -215,6 +215,22 @@ static int users_route(const struct shop_req *rq, struct shop_resp *rs)
 
 /* orders -------------------------------------------------------------------- */
 
+
+static shop_status_fn status_source;
+
+void shop_order_status_source(shop_status_fn fn)
+{
+    status_source = fn;
+}
+
+static const char *order_status(size_t i, char *buf, size_t len)
+{
+    if (status_source)
+        return status_source(i, buf, len);
+    snprintf(buf, len, "%s", shop_order_seed_status(i));
+    return buf;
+}
+
 static json_object *order_json(const struct order *o)
 {
     json_object *j = json_object_new_object();
@@ -237,7 +253,7 @@ static json_object *order_json(const struct order *o)
     json_object_object_add(j, "user_id", json_object_new_string(o->user_id));
     json_object_object_add(
         j, "status",
-        json_object_new_string(shop_sse_status((size_t)(o - orders), status, sizeof(status))));
+        json_object_new_string(order_status((size_t)(o - orders), status, sizeof(status))));
     json_object_object_add(j, "created_at", json_object_new_string(o->created_at));
     json_object_object_add(j, "total_cents", json_object_new_int64(total));
     json_object_object_add(j, "currency", json_object_new_string(o->currency));

@@ -1179,6 +1179,7 @@ int main(int argc, char **argv)
                 why != NULL ? why : "cannot load");
         return 1;
     }
+    shop_order_status_source(shop_sse_status); /* the routes read what shop_sse.c keeps */
     if (shop_sse_init(&sse_opts) != 0)
         goto out;
     if (tls_load() != 0)
